@@ -1,0 +1,125 @@
+package formula
+
+// ArgKind says what an argument of a built-in may be.
+type ArgKind int
+
+const (
+	// KindSeries is any expression: a column, a feature, a call, a number.
+	KindSeries ArgKind = iota
+	// KindInt is a non-negative integer literal (lag distance, min_samples).
+	KindInt
+	// KindWindow is a positive integer literal (that many rows) or a
+	// duration string ('5m'): a trailing window.
+	KindWindow
+	// KindHalfLife is a positive number literal (rows) or a duration string.
+	KindHalfLife
+)
+
+var kindText = [...]string{
+	KindSeries:   "series",
+	KindInt:      "integer",
+	KindWindow:   "window (integer rows or duration string)",
+	KindHalfLife: "half-life (number of rows or duration string)",
+}
+
+func (k ArgKind) String() string {
+	if k < 0 || int(k) >= len(kindText) {
+		return "?"
+	}
+	return kindText[k]
+}
+
+// Param declares one parameter of a built-in.
+type Param struct {
+	Name string
+	Kind ArgKind
+	// Optional parameters may be left out; Default is then used. A nil
+	// Default on an optional parameter means "depends on other arguments"
+	// (min_samples defaults to the window length for row windows, 1 for
+	// duration windows) and is documented in DefaultDoc.
+	Optional   bool
+	Default    *float64
+	DefaultDoc string
+	// Min is the smallest value allowed for KindInt parameters.
+	Min int
+}
+
+// Func declares a built-in function. This table is the single source of
+// truth: the checker validates calls against it, the IR builder maps names
+// to primitives with it, compute binds each name to a kernel (and a test
+// fails if the two disagree), and docs/functions.md is generated from it.
+type Func struct {
+	Name    string
+	Family  string // "elementwise", "shift", "rolling", "decay"
+	Params  []Param
+	Doc     string
+	Example string
+}
+
+// MinArgs is the number of required parameters.
+func (f *Func) MinArgs() int {
+	n := 0
+	for _, p := range f.Params {
+		if !p.Optional {
+			n++
+		}
+	}
+	return n
+}
+
+// MaxArgs is the number of parameters.
+func (f *Func) MaxArgs() int { return len(f.Params) }
+
+func num(v float64) *float64 { return &v }
+
+var (
+	pX       = Param{Name: "x", Kind: KindSeries}
+	pY       = Param{Name: "y", Kind: KindSeries}
+	pWindow  = Param{Name: "w", Kind: KindWindow}
+	pMinSamp = Param{Name: "min_samples", Kind: KindInt, Optional: true, Min: 1,
+		DefaultDoc: "w for a row window, 1 for a duration window"}
+	pHalfLife = Param{Name: "h", Kind: KindHalfLife}
+)
+
+// Functions is the table of built-ins, in documentation order.
+var Functions = []*Func{
+	{Name: "log", Family: "elementwise", Params: []Param{pX},
+		Doc: "Natural logarithm; IEEE results (log(0) = -inf, log(-1) = NaN).", Example: "log(close)"},
+	{Name: "exp", Family: "elementwise", Params: []Param{pX},
+		Doc: "e raised to x.", Example: "exp(-abs(diff(close)))"},
+	{Name: "abs", Family: "elementwise", Params: []Param{pX},
+		Doc: "Absolute value.", Example: "abs(diff(close, 1))"},
+	{Name: "sqrt", Family: "elementwise", Params: []Param{pX},
+		Doc: "Square root; sqrt(-1) = NaN.", Example: "sqrt(rolling_sum(diff(log(close)) ** 2, 100))"},
+	{Name: "lag", Family: "shift", Params: []Param{pX, {Name: "k", Kind: KindInt, Optional: true, Default: num(1)}},
+		Doc: "The value k rows earlier in the same symbol; null for the first k rows.", Example: "lag(close, 5)"},
+	{Name: "diff", Family: "shift", Params: []Param{pX, {Name: "k", Kind: KindInt, Optional: true, Default: num(1)}},
+		Doc: "x - lag(x, k).", Example: "diff(close, 1)"},
+	{Name: "rolling_mean", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
+		Doc: "Mean over the trailing window ending at the current row.", Example: "rolling_mean(close, 20)"},
+	{Name: "rolling_std", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
+		Doc: "Sample standard deviation (ddof = 1) over the trailing window; null for fewer than two values.", Example: "rolling_std(diff(log(close)), '5m')"},
+	{Name: "rolling_sum", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
+		Doc: "Sum over the trailing window.", Example: "rolling_sum(volume, '1m')"},
+	{Name: "rolling_min", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
+		Doc: "Minimum over the trailing window.", Example: "rolling_min(close, 100)"},
+	{Name: "rolling_max", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
+		Doc: "Maximum over the trailing window.", Example: "rolling_max(close, 100)"},
+	{Name: "rolling_corr", Family: "rolling", Params: []Param{pX, pY, pWindow, pMinSamp},
+		Doc: "Pearson correlation (ddof = 1) of x and y over the trailing window; null for fewer than two pairs, NaN when either input is constant.", Example: "rolling_corr(close, volume, 100)"},
+	{Name: "decay_accum", Family: "decay", Params: []Param{pX, pHalfLife},
+		Doc: "acc_t = x_t + acc_{t-1} * 2^(-1/h) (rows) or 2^(-dt/h) (duration); starts at the first non-null value; a null x adds nothing.", Example: "decay_accum(volume, '30s')"},
+	{Name: "ewm_mean", Family: "decay", Params: []Param{pX, pHalfLife},
+		Doc: "Exponentially weighted mean with half-life h, as Polars ewm_mean(half_life=h, adjust=True) or ewm_mean_by(time, half_life=h).", Example: "ewm_mean(close, 50)"},
+}
+
+var funcByName = func() map[string]*Func {
+	m := make(map[string]*Func, len(Functions))
+	for _, f := range Functions {
+		m[f.Name] = f
+	}
+	return m
+}()
+
+// LookupFunc returns the built-in with that name, or nil.
+func LookupFunc(name string) *Func { return funcByName[name] }
