@@ -1,0 +1,4 @@
+package ir
+
+// Registry holds FeatureTypes by name.
+type Registry struct{}
