@@ -1,0 +1,81 @@
+package formula
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Signature is a function as users call it, optional parameters with their
+// defaults: "lag(x, k=1)", "rolling_mean(x, w, min_samples=?)". A "?"
+// default depends on other arguments and is explained in Param.DefaultDoc.
+func (f *Func) Signature() string {
+	parts := make([]string, len(f.Params))
+	for i, p := range f.Params {
+		switch {
+		case !p.Optional:
+			parts[i] = p.Name
+		case p.Default != nil:
+			parts[i] = p.Name + "=" + strconv.FormatFloat(*p.Default, 'g', -1, 64)
+		default:
+			parts[i] = p.Name + "=?"
+		}
+	}
+	return f.Name + "(" + strings.Join(parts, ", ") + ")"
+}
+
+// MarkdownDocs renders docs/functions.md from the function table, so the
+// reference cannot drift from what the checker accepts. TestDocs fails when
+// the file differs; `go test ./formula -run TestDocs -update` rewrites it.
+func MarkdownDocs() string {
+	var b strings.Builder
+	b.WriteString("# Built-in functions\n\n")
+	b.WriteString("<!-- Generated from formula.Functions by `go test ./formula -run TestDocs -update`. Do not edit. -->\n\n")
+	b.WriteString("Formulas use Python expression syntax: numbers, column and feature names, duration strings\n")
+	b.WriteString("(`'5m'`, `\"500ms\"`, `'1h30m'`), calls with positional or keyword arguments (`lag(x, k=5)`),\n")
+	b.WriteString("unary `-`, `+ - * / **` and comparisons `< <= > >= == !=` (1.0 / 0.0). Comparisons do not chain.\n\n")
+	b.WriteString("Argument kinds:\n\n")
+	for k := KindSeries; k <= KindHalfLife; k++ {
+		fmt.Fprintf(&b, "- **%s**: %s\n", k, kindDoc[k])
+	}
+	b.WriteString("\nDuration units: `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h`, `d`, `w`, combined as in `1h30m`.\n")
+	b.WriteString("Calendar units (`mo`, `y`, `q`) and index counts (`i`) are not accepted.\n\n")
+
+	b.WriteString("| function | family | description |\n| --- | --- | --- |\n")
+	for _, f := range Functions {
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", f.Signature(), f.Name, f.Family, mdCell(f.Doc))
+	}
+	for _, f := range Functions {
+		fmt.Fprintf(&b, "\n## %s\n\n", f.Name)
+		fmt.Fprintf(&b, "`%s` (%s)\n\n", f.Signature(), f.Family)
+		b.WriteString(f.Doc + "\n\n")
+		b.WriteString("| parameter | kind | default |\n| --- | --- | --- |\n")
+		for _, p := range f.Params {
+			def := "required"
+			switch {
+			case p.Optional && p.Default != nil:
+				def = strconv.FormatFloat(*p.Default, 'g', -1, 64)
+			case p.Optional && p.DefaultDoc != "":
+				def = p.DefaultDoc
+			case p.Optional:
+				def = "optional"
+			}
+			kind := p.Kind.String()
+			if p.Kind == KindInt {
+				kind = strings.TrimPrefix(strings.TrimPrefix(intDesc(p.Min), "a "), "an ")
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.Name, kind, mdCell(def))
+		}
+		fmt.Fprintf(&b, "\nExample: `%s`\n", f.Example)
+	}
+	return b.String()
+}
+
+var kindDoc = map[ArgKind]string{
+	KindSeries:   "any expression (a column, a feature, a call, a number); not a string.",
+	KindInt:      "an integer literal such as `5`, at least the parameter's minimum.",
+	KindWindow:   "a positive integer literal (the last that many rows) or a duration string (rows with time in (t - w, t]).",
+	KindHalfLife: "a positive number literal (rows) or a duration string (time).",
+}
+
+func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
