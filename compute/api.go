@@ -4,8 +4,7 @@
 package compute
 
 import (
-	"context"
-	"errors"
+	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -31,6 +30,29 @@ type Options struct {
 	Mem          memory.Allocator  // nil: memory.DefaultAllocator
 	Parallelism  int               // <= 0: GOMAXPROCS
 	NoCSE        bool              // build one subgraph per feature (for tests)
+	ChunkRows    int               // <= 0: DefaultChunkRows
+}
+
+func (o Options) withDefaults() Options {
+	if o.TimeColumn == "" {
+		o.TimeColumn = "event_time"
+	}
+	if o.SymbolColumn == "" {
+		o.SymbolColumn = "symbol"
+	}
+	if o.Registry == nil {
+		o.Registry = ir.Builtin()
+	}
+	if o.Mem == nil {
+		o.Mem = memory.DefaultAllocator
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = DefaultChunkRows
+	}
+	return o
 }
 
 // Status values of FeatureStatus.
@@ -58,13 +80,21 @@ type Result struct {
 	Statuses []FeatureStatus
 }
 
-// ErrNotImplemented is temporary while the executor is being written.
-var ErrNotImplemented = errors.New("compute: not implemented")
+// Release frees the result's table.
+func (r *Result) Release() {
+	if r != nil && r.Table != nil {
+		r.Table.Release()
+		r.Table = nil
+	}
+}
 
-// ComputeFeatures mirrors the original FeatureEngine.compute_features(specs,
-// frames). It fails as a whole only when nothing can run (no time column,
-// misaligned frames, no valid feature); one feature's failure is reported in
-// its status and never stops the others.
-func ComputeFeatures(ctx context.Context, specs []ir.Spec, frames []Frame, opts Options) (*Result, error) {
-	return nil, ErrNotImplemented
+// Failed returns the statuses of the features that failed.
+func (r *Result) Failed() []FeatureStatus {
+	var out []FeatureStatus
+	for _, s := range r.Statuses {
+		if s.Status != StatusSuccess {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -1,0 +1,396 @@
+package kernels
+
+import "math"
+
+// Rolling windows over one symbol.
+//
+// Window membership. A row window ending at row i holds the last `rows` rows
+// including i; null rows occupy slots but are not counted. A duration window
+// holds the rows j <= i of the symbol with t_j in (t_i - dur, t_i]: rows after
+// i that share its timestamp are never seen (no look-ahead; Polars'
+// rolling_*_by would include them, see DESIGN.md). The output is null unless
+// the window holds at least minSamples non-null values (minSamples < 1 counts
+// as 1). Every kernel keeps the window's rows in a ring buffer (window, below)
+// and processes row by row: evict what leaves, push the new row, read the
+// aggregate. No decision depends on where a chunk starts or ends, so any
+// chunking gives bit-identical output.
+//
+// NaN and ±Inf are values, counted apart from the finite ones as Polars does:
+// any NaN in the window makes sum, mean, std, min and max NaN; +Inf and -Inf
+// together make sum and mean NaN, one of them alone makes them ±Inf; any
+// infinity makes std NaN.
+//
+// Numerics of sum, mean and std (and corr, rolling_corr.go). The textbook
+// running sums of x and x*x lose every digit for prices near 1e5 moving by
+// 1e-6: x*x ~ 1e10 while the variance is ~1e-12, so the subtraction
+// S2 - S1^2/n cancels 22 digits of a 16-digit number (pandas and Polars both
+// shipped negative-variance bugs of this kind). Instead:
+//
+//  1. Shift (std). Accumulate d = x - K for a reference K taken from the window.
+//     For prices, x - K is exact (Sterbenz) and d*d is ~1e-12, so the sums
+//     carry the information and not the offset.
+//  2. Compensate. S1 = sum d and S2 = sum d*d are kept as two-term
+//     (TwoSum) compensated sums, and a removal subtracts exactly the d that
+//     was added (K only changes at a rebase), so add/remove round-off stays
+//     at the level of one rounding of the total rather than growing with
+//     the number of updates.
+//  3. Rebase. Once the window has been fully replaced since the last rebase
+//     (rows evicted >= rows in the window), S1 and S2 are recomputed from the
+//     ring with a fresh K = the window mean (two passes: a first mean about
+//     the first finite value, then the sums about it). The error therefore
+//     never accumulates beyond about two windows' worth of updates, K stays
+//     close to the data, and the cost is amortised O(1) per row: a rebase
+//     over n rows is paid for by the n evictions before it. When the
+//     window's finite count drops to 0 the sums are reset to exact zeros and
+//     K becomes the next value, so a constant window has S1 = S2 = 0 and
+//     std exactly 0 (corr NaN).
+//  4. Guard against cancellation. var = (S2 - S1^2/n)/(n-1). Its relative
+//     error is about 3*eps/r with r = (S2 - S1^2/n)/S2, the share of S2 that
+//     survives the subtraction; r is near 1 when K is near the mean. If the
+//     mean has drifted far from K within one window (a level shift, a stale
+//     price after a jump) r falls; below 2^-10 the kernel rebases on the
+//     spot, so std keeps ~1e-12 relative accuracy (tests require 1e-9
+//     against a big.Float two-pass reference). A rebased window has r ~ 1,
+//     so this cannot fire row after row. A tiny negative numerator left after
+//     that is clamped to 0.
+//
+// Sum and mean do not shift (K = 0): a compensated sum of the raw values
+// captures every addition's rounding error exactly, so S1 stays within about
+// an ulp of the exact window sum (shifting would add the rounding of x - K).
+// They still rebase, which drops the residue a huge value leaves in the
+// compensation term after it has left the window. Sum is returned as
+// n*K + S1 with n*K split exactly by FMA, mean as K + S1/n.
+
+// Agg selects a rolling aggregate.
+type Agg uint8
+
+// Rolling aggregates. AggStd is the sample standard deviation (ddof = 1).
+const (
+	AggSum Agg = iota
+	AggMean
+	AggStd
+	AggMin
+	AggMax
+)
+
+// cancelTol is the r below which a variance is recomputed (see above).
+const cancelTol = 1.0 / 1024
+
+// NewRolling returns the kernel for rolling_<agg>(x) over a row window
+// (rows > 0) or a duration window (dur > 0 nanoseconds); exactly one of them
+// is positive. in[0] is x; t is required for duration windows.
+func NewRolling(agg Agg, rows int, dur int64, minSamples int) Factory {
+	checkWindow(rows, dur)
+	minSamples = max(minSamples, 1)
+	switch agg {
+	case AggSum, AggMean, AggStd:
+		return func() Op {
+			return &momentsOp{win: newWindow(rows, dur, false), agg: agg, minS: minSamples}
+		}
+	case AggMin, AggMax:
+		return func() Op {
+			w := newWindow(rows, dur, false)
+			return &minMaxOp{win: w, isMax: agg == AggMax, minS: minSamples, dq: newDeque(len(w.v))}
+		}
+	}
+	panic("kernels: unknown rolling aggregate")
+}
+
+func checkWindow(rows int, dur int64) {
+	if (rows > 0) == (dur > 0) || rows < 0 || dur < 0 {
+		panic("kernels: exactly one of rows and dur must be positive")
+	}
+}
+
+// window is the ring buffer of the rows currently in a window. Its capacity
+// is a power of two: `rows` rounded up for a row window (never grows), 64 to
+// start with for a duration window, doubling when full, so Step allocates
+// nothing once the largest window has been seen.
+type window struct {
+	rows  int
+	dur   int64
+	v, y  []float64 // values; y only for pair kernels (corr)
+	ok    []bool    // row is non-null (both values for pairs)
+	t     []int64   // only for duration windows
+	mask  int
+	head  int   // slot of the oldest row
+	n     int   // rows in the window, nulls included
+	first int64 // sequence number of the oldest row
+}
+
+func newWindow(rows int, dur int64, pair bool) window {
+	c := 64
+	if rows > 0 {
+		c = 1
+		for c < rows {
+			c <<= 1
+		}
+	}
+	w := window{rows: rows, dur: dur, v: make([]float64, c), ok: make([]bool, c), mask: c - 1}
+	if pair {
+		w.y = make([]float64, c)
+	}
+	if dur > 0 {
+		w.t = make([]int64, c)
+	}
+	return w
+}
+
+// leaves reports whether the oldest row must go before the row at time ti
+// is pushed.
+func (w *window) leaves(ti int64) bool {
+	if w.n == 0 {
+		return false
+	}
+	if w.rows > 0 {
+		return w.n >= w.rows
+	}
+	return w.t[w.head] <= ti-w.dur
+}
+
+// pop removes the oldest row and returns its slot.
+func (w *window) pop() int {
+	s := w.head
+	w.head = (w.head + 1) & w.mask
+	w.n--
+	w.first++
+	return s
+}
+
+// push appends a row and returns its slot.
+func (w *window) push(ti int64) int {
+	if w.n == len(w.v) {
+		w.grow()
+	}
+	s := (w.head + w.n) & w.mask
+	if w.t != nil {
+		w.t[s] = ti
+	}
+	w.n++
+	return s
+}
+
+func (w *window) grow() {
+	c := 2 * len(w.v)
+	unroll := func(f []float64) []float64 {
+		if f == nil {
+			return nil
+		}
+		g := make([]float64, c)
+		k := copy(g, f[w.head:])
+		copy(g[k:], f[:w.head])
+		return g
+	}
+	w.v, w.y = unroll(w.v), unroll(w.y)
+	ok := make([]bool, c)
+	k := copy(ok, w.ok[w.head:])
+	copy(ok[k:], w.ok[:w.head])
+	w.ok = ok
+	if w.t != nil {
+		t := make([]int64, c)
+		k := copy(t, w.t[w.head:])
+		copy(t[k:], w.t[:w.head])
+		w.t = t
+	}
+	w.head, w.mask = 0, c-1
+}
+
+// timeAt returns t[i] for duration windows (t may be nil for row windows).
+func timeAt(t []int64, i int) int64 {
+	if t == nil {
+		return 0
+	}
+	return t[i]
+}
+
+// csum is a compensated sum: the value is s + c (TwoSum, branch-free).
+type csum struct{ s, c float64 }
+
+func (a *csum) add(v float64) {
+	s := a.s + v
+	bb := s - a.s
+	a.c += (a.s - (s - bb)) + (v - bb)
+	a.s = s
+}
+
+func (a *csum) val() float64 { return a.s + a.c }
+
+// isFinite reports whether x is neither NaN nor ±Inf.
+func isFinite(x float64) bool { return x-x == 0 }
+
+// momentsOp computes rolling sum, mean and std.
+type momentsOp struct {
+	win  window
+	agg  Agg
+	minS int
+
+	k          float64 // shift K
+	s1, s2     csum    // sum of d and d*d, d = x - K, over finite values
+	nf         int     // finite values in the window
+	nan        int     // NaNs in the window
+	pinf, ninf int     // +Inf and -Inf in the window
+	pops       int     // rows evicted since the last rebase
+}
+
+func (m *momentsOp) Step(in []Col, t []int64, out []float64, valid []bool) int {
+	x := in[0]
+	n := len(out)
+	xv := x.V[:n]
+	valid = valid[:n]
+	sq := m.agg == AggStd
+	w := &m.win
+	nulls := 0
+	for i := range out {
+		ti := timeAt(t, i)
+		for w.leaves(ti) {
+			s := w.pop()
+			m.pops++
+			if w.ok[s] {
+				m.remove(w.v[s], sq)
+			}
+		}
+		v, ok := xv[i], x.Valid == nil || x.Valid[i]
+		s := w.push(ti)
+		w.v[s], w.ok[s] = v, ok
+		if ok {
+			m.add(v, sq)
+		}
+		if m.pops > 0 && m.pops >= w.n {
+			m.rebase(sq)
+		}
+		r, rok := m.result()
+		out[i], valid[i] = r, rok
+		if !rok {
+			nulls++
+		}
+	}
+	return nulls
+}
+
+func (m *momentsOp) add(v float64, sq bool) {
+	if !isFinite(v) {
+		m.countSpecial(v, 1)
+		return
+	}
+	if m.nf == 0 {
+		m.s1, m.s2 = csum{}, csum{}
+		if sq {
+			m.k = v
+		}
+	}
+	m.nf++
+	d := v - m.k
+	m.s1.add(d)
+	if sq {
+		m.s2.add(d * d)
+	}
+}
+
+func (m *momentsOp) remove(v float64, sq bool) {
+	if !isFinite(v) {
+		m.countSpecial(v, -1)
+		return
+	}
+	m.nf--
+	if m.nf == 0 {
+		m.s1, m.s2 = csum{}, csum{}
+		return
+	}
+	d := v - m.k
+	m.s1.add(-d)
+	if sq {
+		m.s2.add(-(d * d))
+	}
+}
+
+func (m *momentsOp) countSpecial(v float64, by int) {
+	switch {
+	case v != v:
+		m.nan += by
+	case v > 0:
+		m.pinf += by
+	default:
+		m.ninf += by
+	}
+}
+
+// rebase recomputes K, S1 and S2 from the ring (see the file comment).
+func (m *momentsOp) rebase(sq bool) {
+	m.pops = 0
+	if m.nf == 0 {
+		return
+	}
+	w := &m.win
+	k0, seen := 0.0, false
+	var a csum
+	for j := 0; j < w.n; j++ {
+		s := (w.head + j) & w.mask
+		if v := w.v[s]; w.ok[s] && isFinite(v) {
+			if !seen {
+				k0, seen = v, true
+			}
+			a.add(v - k0)
+		}
+	}
+	m.k = 0
+	if sq {
+		m.k = k0 + a.val()/float64(m.nf)
+	}
+	m.s1, m.s2 = csum{}, csum{}
+	for j := 0; j < w.n; j++ {
+		s := (w.head + j) & w.mask
+		if v := w.v[s]; w.ok[s] && isFinite(v) {
+			d := v - m.k
+			m.s1.add(d)
+			if sq {
+				m.s2.add(d * d)
+			}
+		}
+	}
+}
+
+func (m *momentsOp) result() (float64, bool) {
+	cnt := m.nf + m.nan + m.pinf + m.ninf
+	if cnt < m.minS {
+		return 0, false
+	}
+	switch m.agg {
+	case AggSum, AggMean:
+		switch {
+		case m.nan > 0 || (m.pinf > 0 && m.ninf > 0):
+			return math.NaN(), true
+		case m.pinf > 0:
+			return math.Inf(1), true
+		case m.ninf > 0:
+			return math.Inf(-1), true
+		}
+		fn := float64(m.nf)
+		if m.agg == AggMean {
+			return m.k + m.s1.val()/fn, true
+		}
+		p := fn * m.k
+		pe := math.FMA(fn, m.k, -p)
+		return p + (pe + m.s1.val()), true
+	}
+	// AggStd
+	if cnt < 2 {
+		return 0, false
+	}
+	if m.nan > 0 || m.pinf > 0 || m.ninf > 0 {
+		return math.NaN(), true
+	}
+	return math.Sqrt(m.variance()), true
+}
+
+// variance returns the sample variance of the nf >= 2 finite values.
+func (m *momentsOp) variance() float64 {
+	fn := float64(m.nf)
+	s1, s2 := m.s1.val(), m.s2.val()
+	num := s2 - s1*s1/fn
+	if s2 > 0 && num < cancelTol*s2 {
+		m.rebase(true)
+		s1, s2 = m.s1.val(), m.s2.val()
+		num = s2 - s1*s1/fn
+	}
+	return max(num, 0) / (fn - 1)
+}

@@ -1,0 +1,177 @@
+package compute
+
+import (
+	"fmt"
+
+	"github.com/featuredag/fdag/compute/kernels"
+	"github.com/featuredag/fdag/ir"
+)
+
+// step evaluates one DAG node for a chunk of rows.
+type step struct {
+	node    *ir.Node
+	factory kernels.Factory
+	// scalarArgs is true when the kernel accepts broadcast constants;
+	// otherwise constant arguments are materialised into a buffer.
+	scalarArgs bool
+	needTime   bool
+	// release lists the nodes whose chunk buffers are dead after this step.
+	release []ir.NodeID
+}
+
+// program is a plan lowered onto kernels for one input: which nodes to
+// evaluate in which order, where each source column comes from, and when
+// each intermediate buffer can be reused. It is immutable once built and
+// shared by all workers.
+type program struct {
+	plan    *ir.Plan
+	steps   []step
+	stepOf  []int // node id -> index in steps, -1 for sources and constants
+	sources []ir.NodeID
+	// featureErr holds, per feature, the reason it cannot run (compile
+	// error, unusable column, ...); nil for features that run.
+	featureErr []error
+	// outputs lists the features that run, in request order.
+	outputs  []int
+	rootsOf  map[ir.NodeID][]int // node id -> positions in outputs
+	needTime bool
+	// lastUse[node] is the index of the last step reading the node's
+	// chunk buffer; sources live until then too.
+	lastUse []int
+}
+
+// inputInfo tells the planner what the data can provide.
+type inputInfo struct {
+	// columnErr returns nil when the named column exists and is numeric,
+	// otherwise why it cannot be used.
+	columnErr func(name string) error
+	// timeErr is non-nil when durations cannot be measured on the time
+	// column (it is an integer ordering key, not a timestamp).
+	timeErr error
+}
+
+// newProgram lowers the features of plan that can run on in.
+func newProgram(plan *ir.Plan, in inputInfo) *program {
+	p := &program{
+		plan:       plan,
+		stepOf:     make([]int, len(plan.Nodes)),
+		featureErr: make([]error, len(plan.Features)),
+		rootsOf:    map[ir.NodeID][]int{},
+		lastUse:    make([]int, len(plan.Nodes)),
+	}
+	// Errors that belong to a node (an unusable column, a duration window
+	// over integer times, a kernel that cannot be built) fail every
+	// feature that reaches the node and nothing else.
+	nodeErr := make([]error, len(plan.Nodes))
+	factories := make([]kernels.Factory, len(plan.Nodes))
+	for _, n := range plan.Nodes {
+		switch n.Op {
+		case ir.OpSource:
+			if err := in.columnErr(n.Column); err != nil {
+				nodeErr[n.ID] = err
+			}
+		case ir.OpConst:
+		default:
+			if needsTime(n) && in.timeErr != nil {
+				nodeErr[n.ID] = fmt.Errorf("%s: %w", describe(n), in.timeErr)
+				continue
+			}
+			f, err := lower(n)
+			if err != nil {
+				nodeErr[n.ID] = err
+				continue
+			}
+			factories[n.ID] = f
+		}
+	}
+	needed := make([]bool, len(plan.Nodes))
+	for fi, f := range plan.Features {
+		if f.Err != nil {
+			p.featureErr[fi] = f.Err
+			continue
+		}
+		if err := firstError(plan, f.Root, nodeErr); err != nil {
+			p.featureErr[fi] = fmt.Errorf("%s: %w", f.Spec.Name, err)
+			continue
+		}
+		markNeeded(plan, f.Root, needed)
+		p.rootsOf[f.Root] = append(p.rootsOf[f.Root], len(p.outputs))
+		p.outputs = append(p.outputs, fi)
+	}
+	for _, n := range plan.Nodes { // arena order is topological
+		p.stepOf[n.ID] = -1
+		if !needed[n.ID] {
+			continue
+		}
+		switch n.Op {
+		case ir.OpSource:
+			p.sources = append(p.sources, n.ID)
+		case ir.OpConst:
+		default:
+			p.stepOf[n.ID] = len(p.steps)
+			st := step{node: n, factory: factories[n.ID], scalarArgs: elementwise(n.Op), needTime: needsTime(n)}
+			p.needTime = p.needTime || st.needTime
+			p.steps = append(p.steps, st)
+		}
+	}
+	// A node's buffer dies after its last reader; a node nobody reads
+	// (a feature root) dies right after it is produced and copied out.
+	for id := range p.lastUse {
+		p.lastUse[id] = -1
+	}
+	for si, st := range p.steps {
+		p.lastUse[st.node.ID] = max(p.lastUse[st.node.ID], si)
+		for _, a := range st.node.Args {
+			p.lastUse[a] = si
+		}
+	}
+	for _, id := range p.sources {
+		if p.lastUse[id] >= 0 {
+			p.steps[p.lastUse[id]].release = append(p.steps[p.lastUse[id]].release, id)
+		}
+	}
+	for si := range p.steps {
+		id := p.steps[si].node.ID
+		if p.lastUse[id] >= 0 {
+			p.steps[p.lastUse[id]].release = append(p.steps[p.lastUse[id]].release, id)
+		}
+	}
+	return p
+}
+
+// firstError returns the first node error reachable from root.
+func firstError(plan *ir.Plan, root ir.NodeID, nodeErr []error) error {
+	seen := map[ir.NodeID]bool{}
+	var walk func(id ir.NodeID) error
+	walk = func(id ir.NodeID) error {
+		if seen[id] {
+			return nil
+		}
+		seen[id] = true
+		if nodeErr[id] != nil {
+			return nodeErr[id]
+		}
+		for _, a := range plan.Nodes[id].Args {
+			if err := walk(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(root)
+}
+
+func markNeeded(plan *ir.Plan, id ir.NodeID, needed []bool) {
+	if needed[id] {
+		return
+	}
+	needed[id] = true
+	for _, a := range plan.Nodes[id].Args {
+		markNeeded(plan, a, needed)
+	}
+}
+
+// needsTime reports whether a node measures durations between rows.
+func needsTime(n *ir.Node) bool {
+	return n.Window.Dur > 0 || n.HalfLife.Dur > 0
+}

@@ -1,0 +1,200 @@
+package compute
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/featuredag/fdag/compute/kernels"
+	"github.com/featuredag/fdag/ir"
+)
+
+// OutOfOrderError reports a row of a symbol whose time is earlier than a
+// row of the same symbol in an earlier batch. Within one batch rows are
+// sorted; across batches the stream cannot go back in time.
+type OutOfOrderError struct {
+	Symbol     string
+	Time, Last int64
+}
+
+func (e *OutOfOrderError) Error() string {
+	sym := e.Symbol
+	if sym == "" {
+		sym = "(all rows)"
+	}
+	return fmt.Sprintf("rows of symbol %s arrive out of time order: a batch starts at %d, before %d seen in an earlier batch; send each symbol's rows in time order", sym, e.Time, e.Last)
+}
+
+// Stream computes features over a sequence of record batches of one schema,
+// carrying each symbol's kernel state (window contents, lags, decay
+// accumulators) from batch to batch, so that the output equals the one-shot
+// computation whatever the batching, and memory stays bounded by the windows'
+// reach rather than by the input size. A Stream is not safe for concurrent
+// use; batches are processed one at a time.
+type Stream struct {
+	opts     Options
+	plan     *ir.Plan
+	prog     *program
+	input    *arrow.Schema
+	output   *arrow.Schema
+	statuses []FeatureStatus
+	states   map[string]*symbolState
+	batches  int
+}
+
+type symbolState struct {
+	ops  []kernels.Op
+	last int64
+}
+
+// NewStream validates the features against the input schema. It fails when
+// the schema lacks the time column or no feature can run.
+func NewStream(specs []ir.Spec, input *arrow.Schema, opts Options) (*Stream, error) {
+	opts = opts.withDefaults()
+	timeIdx := input.FieldIndices(opts.TimeColumn)
+	if len(timeIdx) == 0 {
+		return nil, fmt.Errorf("the input has no time column %q (columns: %s)", opts.TimeColumn, strings.Join(fieldNames(input), ", "))
+	}
+	timeType := input.Field(timeIdx[0]).Type
+	switch timeType.ID() {
+	case arrow.TIMESTAMP, arrow.DATE32, arrow.INT64, arrow.INT32:
+	default:
+		return nil, fmt.Errorf("time column %q has type %s; expected a timestamp", opts.TimeColumn, timeType)
+	}
+	names := fieldNames(input)
+	plan := ir.Compile(specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
+	prog := newProgram(plan, inputInfo{
+		columnErr: func(name string) error {
+			idx := input.FieldIndices(name)
+			if len(idx) == 0 {
+				return fmt.Errorf("no column %q in the input", name)
+			}
+			return numericErr(name, input.Field(idx[0]).Type)
+		},
+		timeErr: durationErr(opts.TimeColumn, timeType),
+	})
+	sts := statuses(plan, prog.featureErr)
+	if len(prog.outputs) == 0 {
+		return nil, &NoFeaturesError{Statuses: sts}
+	}
+	fields := []arrow.Field{input.Field(timeIdx[0])}
+	if idx := input.FieldIndices(opts.SymbolColumn); len(idx) > 0 {
+		fields = append(fields, input.Field(idx[0]))
+	}
+	for _, fi := range prog.outputs {
+		fields = append(fields, featureField(plan, fi))
+	}
+	return &Stream{
+		opts: opts, plan: plan, prog: prog, input: input, statuses: sts,
+		output: arrow.NewSchema(fields, statusMetadata(sts)),
+		states: map[string]*symbolState{},
+	}, nil
+}
+
+func fieldNames(s *arrow.Schema) []string {
+	var out []string
+	for _, f := range s.Fields() {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// Schema is the output schema: time, symbol (when the input has one) and
+// one float64 column per feature that runs, with the statuses in metadata.
+func (s *Stream) Schema() *arrow.Schema { return s.output }
+
+// Statuses is the status of every requested feature. A feature whose kernel
+// fails in a later batch turns to error here and is null from then on.
+func (s *Stream) Statuses() []FeatureStatus { return slices.Clone(s.statuses) }
+
+// Plan is the compiled DAG.
+func (s *Stream) Plan() *ir.Plan { return s.plan }
+
+// Process computes the output rows for one input batch, aligned row for row
+// with it. The caller releases the result.
+func (s *Stream) Process(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if !rec.Schema().Equal(s.input) {
+		return nil, fmt.Errorf("batch %d has schema %s, which differs from the stream's first schema %s", s.batches+1, rec.Schema(), s.input)
+	}
+	s.batches++
+	n := int(rec.NumRows())
+	cols := map[string]*arrow.Chunked{}
+	col := func(name string) *arrow.Chunked {
+		arr := rec.Column(rec.Schema().FieldIndices(name)[0])
+		c := arrow.NewChunked(arr.DataType(), []arrow.Array{arr})
+		cols[name] = c
+		return c
+	}
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	col(s.opts.TimeColumn)
+	for _, id := range s.prog.sources {
+		col(s.plan.Nodes[id].Column)
+	}
+	var sym *arrow.Chunked
+	symIdx := rec.Schema().FieldIndices(s.opts.SymbolColumn)
+	if len(symIdx) > 0 {
+		sym = col(s.opts.SymbolColumn)
+	}
+	// The order check runs for every symbol before any kernel state
+	// changes, and new symbols and end times are recorded only once the
+	// batch succeeded, so a rejected batch leaves the stream as it was.
+	type pending struct {
+		symbol string
+		st     *symbolState
+		last   int64
+	}
+	var seen []pending
+	b, err := s.prog.evaluate(ctx, cols, sym, n, s.opts, func(symbol string, first, last int64) ([]kernels.Op, error) {
+		st := s.states[symbol]
+		if st == nil {
+			st = &symbolState{ops: make([]kernels.Op, len(s.prog.steps)), last: first}
+			for i, step := range s.prog.steps {
+				st.ops[i] = step.factory()
+			}
+		}
+		if first < st.last {
+			return nil, &OutOfOrderError{Symbol: symbol, Time: first, Last: st.last}
+		}
+		seen = append(seen, pending{symbol, st, last})
+		return st.ops, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer b.release()
+	for _, p := range seen {
+		p.st.last = p.last
+		s.states[p.symbol] = p.st
+	}
+
+	arrs := []arrow.Array{rec.Column(rec.Schema().FieldIndices(s.opts.TimeColumn)[0])}
+	if sym != nil {
+		arrs = append(arrs, rec.Column(symIdx[0]))
+	}
+	for _, a := range arrs {
+		a.Retain()
+	}
+	for o, fi := range s.prog.outputs {
+		if b.featureErr[fi] != nil && s.statuses[fi].Status == StatusSuccess {
+			s.statuses[fi] = FeatureStatus{Name: s.statuses[fi].Name, Status: StatusError, Error: b.featureErr[fi].Error()}
+		}
+		if s.statuses[fi].Status != StatusSuccess {
+			arrs = append(arrs, array.MakeArrayOfNull(s.opts.Mem, arrow.PrimitiveTypes.Float64, n))
+			continue
+		}
+		arrs = append(arrs, b.array(o))
+	}
+	out := array.NewRecordBatch(s.output, arrs, int64(n))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/featuredag/fdag/formula"
+	"github.com/featuredag/fdag/ir"
+)
+
+// TestStreamEqualsOneShot feeds the same rows in random batch sizes and
+// checks every value against the one-shot computation.
+func TestStreamEqualsOneShot(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	rows := genTrades(11, 4000)
+	tbl := tradeTable(t, mem, rows, 1<<20)
+	defer tbl.Release()
+	want := compute(t, tbl, allBuiltins, Options{Mem: mem})
+	defer want.Release()
+
+	r := rand.New(rand.NewPCG(5, 5))
+	for trial := range 3 {
+		s, err := NewStream(allBuiltins, tbl.Schema(), Options{Mem: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]uint64{}
+		for lo := 0; lo < len(rows); {
+			hi := min(len(rows), lo+1+r.IntN(700))
+			// A batch never ends inside a tie group of a symbol that
+			// continues in the next batch with the same time: that is
+			// fine for the stream (ties keep arrival order), so no care
+			// is needed here.
+			in := tradeTable(t, mem, rows[lo:hi], 1<<20)
+			rec := tableRecord(t, in)
+			out, err := s.Process(context.Background(), rec)
+			rec.Release()
+			in.Release()
+			if err != nil {
+				t.Fatalf("trial %d batch [%d,%d): %v", trial, lo, hi, err)
+			}
+			for _, spec := range allBuiltins {
+				a := out.Column(out.Schema().FieldIndices(spec.Name)[0]).(*array.Float64)
+				for i := range a.Len() {
+					v := uint64(0xDEAD)
+					if a.IsValid(i) {
+						v = math.Float64bits(a.Value(i))
+					}
+					got[spec.Name] = append(got[spec.Name], v)
+				}
+			}
+			out.Release()
+			lo = hi
+		}
+		for _, spec := range allBuiltins {
+			w := column(t, want, spec.Name)
+			for i := range w {
+				if got[spec.Name][i] != w[i] {
+					t.Fatalf("trial %d %s row %d: stream %v, one-shot %v", trial, spec.Name, i,
+						math.Float64frombits(got[spec.Name][i]), math.Float64frombits(w[i]))
+				}
+			}
+		}
+	}
+}
+
+func tableRecord(t testing.TB, tbl arrow.Table) arrow.RecordBatch {
+	t.Helper()
+	tr := array.NewTableReader(tbl, tbl.NumRows()+1)
+	defer tr.Release()
+	if !tr.Next() {
+		t.Fatal("empty table")
+	}
+	rec := tr.RecordBatch()
+	rec.Retain()
+	return rec
+}
+
+func TestStreamRejectsTimeGoingBack(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	rows := genTrades(12, 300)
+	tbl := tradeTable(t, mem, rows[200:], 1<<20)
+	defer tbl.Release()
+	early := tradeTable(t, mem, rows[:100], 1<<20)
+	defer early.Release()
+	s, err := NewStream([]ir.Spec{{Name: "m", Formula: "rolling_mean(close, 3)"}}, tbl.Schema(), Options{Mem: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range []arrow.Table{tbl, early} {
+		rec := tableRecord(t, in)
+		out, err := s.Process(context.Background(), rec)
+		rec.Release()
+		if i == 0 {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Release()
+			continue
+		}
+		var ooo *OutOfOrderError
+		if !errors.As(err, &ooo) {
+			t.Fatalf("err = %v, want OutOfOrderError", err)
+		}
+	}
+}
+
+// TestLoweringCoversFunctionTable checks that every built-in of the
+// function table compiles to primitives that all have a kernel.
+func TestLoweringCoversFunctionTable(t *testing.T) {
+	for _, f := range formula.Functions {
+		args := []string{}
+		for _, p := range f.Params {
+			if p.Optional {
+				continue
+			}
+			switch p.Kind {
+			case formula.KindSeries:
+				args = append(args, "x")
+			default:
+				args = append(args, "3")
+			}
+		}
+		src := f.Name + "(" + strings.Join(args, ", ") + ")"
+		plan := ir.Compile([]ir.Spec{{Name: "f", Formula: src}}, ir.Options{SourceColumns: []string{"x"}})
+		if err := plan.Features[0].Err; err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		for _, n := range plan.Nodes {
+			if n.Op == ir.OpSource || n.Op == ir.OpConst {
+				continue
+			}
+			if _, err := lower(n); err != nil {
+				t.Errorf("%s: %v", src, err)
+			}
+		}
+	}
+	for op := ir.OpNeg; op < ir.OpLag; op++ {
+		if _, ok := lowering[op]; !ok {
+			t.Errorf("operator %v has no kernel", op)
+		}
+	}
+}
