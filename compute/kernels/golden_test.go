@@ -92,7 +92,9 @@ func TestPolarsGolden(t *testing.T) {
 			case "log":
 				op = NewUnary(UnaryLog)
 			case "exp":
-				x10, _ := run(Shared(NewBinary(BinDiv)), []Col{x, {V: []float64{10}, Scalar: true}}, nil, nil)
+				// The golden input is Polars' x / 10, which Polars computes
+				// as x * (1/10); reproduce that input, not fdag's division.
+				x10, _ := run(Shared(NewBinary(BinMul)), []Col{x, {V: []float64{1.0 / 10}, Scalar: true}}, nil, nil)
 				x = Col{V: x10, Valid: x.Valid}
 				op = NewUnary(UnaryExp)
 			case "pow":
