@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/internal/tableio"
+	"github.com/featuredag/fdag/ir"
+)
+
+const computeExamples = `  fdag compute --input trades.parquet --features testdata/features/demo.yaml --output features.parquet
+  fdag compute --input trades.csv --time-column timestamp --time-unit ms \
+      --feature 'ret_1=log(close) - log(lag(close, 1))' --feature 'vol=rolling_std(ret_1, 100)' \
+      --output features.csv
+  fdag compute --input bars.parquet --alias close=px_last --alias volume=qty --features set.yaml --output out.parquet
+`
+
+func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compute", "--input FILE (--features FILE | --feature NAME=FORMULA...) --output FILE [flags]",
+		computeExamples, stderr)
+	var (
+		input       = fs.String("input", "", "input table, `FILE`.parquet|.pq|.csv (required)")
+		featureFile = fs.String("features", "", "feature specs, a YAML or JSON `FILE`")
+		output      = fs.String("output", "", "output table, `FILE`.parquet|.pq|.csv (required)")
+		timeColumn  = fs.String("time-column", "event_time", "event time `column`")
+		symbolCol   = fs.String("symbol-column", "symbol", "symbol `column` (absent: one symbol)")
+		timeUnit    = fs.String("time-unit", "", "`unit` (s, ms, us, ns) of an integer time column")
+		project     = fs.String("project", ".", "project `DIR` holding FeatureType YAML files")
+		features    listFlag
+		aliases     listFlag
+	)
+	fs.Var(&features, "feature", "inline feature `NAME=FORMULA` (repeatable)")
+	fs.Var(&aliases, "alias", "column alias `NAME=COLUMN` (repeatable; added to the defaults close=trade_price, volume=trade_size)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("unexpected arguments %q", fs.Args())
+	case *input == "":
+		return usagef("--input is required")
+	case *output == "":
+		return usagef("--output is required")
+	case *featureFile == "" && len(features) == 0:
+		return usagef("give --features FILE or at least one --feature NAME=FORMULA")
+	}
+	if _, err := tableio.FormatOf(*output); err != nil {
+		return usageError{err.Error()}
+	}
+	specs, err := loadSpecs(*featureFile, features)
+	if err != nil {
+		return err
+	}
+	aliasMap, err := aliasFlags(aliases)
+	if err != nil {
+		return err
+	}
+	reg, err := loadRegistry(*project)
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	mem := memory.DefaultAllocator
+	tbl, err := tableio.Read(ctx, *input, mem, tableio.ReadOptions{TimeColumn: *timeColumn, TimeUnit: *timeUnit})
+	if err != nil {
+		return err
+	}
+	defer tbl.Release()
+	readTime := time.Since(start)
+
+	res, err := compute.ComputeFeatures(ctx, specs, []compute.Frame{{Name: "input", Table: tbl}}, compute.Options{
+		TimeColumn:   *timeColumn,
+		SymbolColumn: *symbolCol,
+		Aliases:      aliasMap,
+		Registry:     reg,
+		Mem:          mem,
+	})
+	if err != nil {
+		var nf *compute.NoFeaturesError
+		if errors.As(err, &nf) {
+			printFailures(stderr, nf.Statuses)
+		}
+		return fmt.Errorf("compute %s: %w", *input, err)
+	}
+	defer res.Table.Release()
+	computeTime := time.Since(start) - readTime
+
+	if err := tableio.Write(ctx, *output, res.Table, tableio.WriteOptions{}); err != nil {
+		return err
+	}
+	ok := 0
+	for _, s := range res.Statuses {
+		if s.Status == compute.StatusSuccess {
+			ok++
+		}
+	}
+	fmt.Fprintf(stderr, "fdag compute: %d rows, %d/%d features ok, %d failed -> %s (read %v, compute %v, total %v)\n",
+		res.Table.NumRows(), ok, len(res.Statuses), len(res.Statuses)-ok, *output,
+		readTime.Round(time.Millisecond), computeTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	printFailures(stderr, res.Statuses)
+	if ok == 0 {
+		return errors.New("no feature could be computed")
+	}
+	return nil
+}
+
+// loadSpecs reads the spec file, if any, then appends the inline features.
+func loadSpecs(path string, inline []string) ([]ir.Spec, error) {
+	var specs []ir.Spec
+	if path != "" {
+		var err error
+		if specs, err = ir.LoadSpecs(path); err != nil {
+			return nil, fmt.Errorf("features %s: %w", path, err)
+		}
+	}
+	more, err := inlineSpecs(inline)
+	if err != nil {
+		return nil, err
+	}
+	specs = append(specs, more...)
+	if len(specs) == 0 {
+		return nil, usagef("no features requested")
+	}
+	return specs, nil
+}
+
+// aliasFlags returns the default aliases with the --alias flags on top.
+func aliasFlags(flags []string) (map[string]string, error) {
+	m := maps.Clone(ir.DefaultAliases)
+	for _, f := range flags {
+		name, column, err := splitNameValue("alias", f)
+		if err != nil {
+			return nil, err
+		}
+		m[name] = column
+	}
+	return m, nil
+}
+
+func printFailures(w io.Writer, statuses []compute.FeatureStatus) {
+	for _, s := range statuses {
+		if s.Status != compute.StatusSuccess {
+			// Errors from the compiler already start with the name.
+			fmt.Fprintf(w, "%s: %s\n", s.Name, strings.TrimPrefix(s.Error, s.Name+": "))
+		}
+	}
+}

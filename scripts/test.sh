@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The test command of the project (CI runs it through .ci/run):
+# formatting, vet, build, Go tests (race detector for RACE_PKGS), a short
+# fuzz run of every fuzz target, then the Python end-to-end tests against
+# the built binary.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Packages tested with -race (space-separated import paths); the rest run
+# without it to keep CI inside its time budget on two cores.
+RACE_PKGS="${RACE_PKGS:-github.com/featuredag/fdag/compute}"
+FUZZTIME="${FUZZTIME:-15s}"
+VENV="${VENV:-$ROOT/.venv}"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "python venv ($VENV)"
+if [[ ! -x "$VENV/bin/python" ]]; then
+	if command -v python3.11 >/dev/null 2>&1; then
+		python3.11 -m venv "$VENV"
+	else
+		python3 -m venv "$VENV"
+	fi
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+step "gofmt"
+unformatted="$(find . \( -name .venv -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print0 |
+	xargs -0 gofmt -l)"
+if [[ -n "$unformatted" ]]; then
+	echo "gofmt: these files need formatting:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go build"
+mkdir -p bin
+go build -o bin/ ./cmd/...
+
+step "go test"
+all_pkgs="$(go list ./...)"
+plain_pkgs=()
+for p in $all_pkgs; do
+	[[ " $RACE_PKGS " == *" $p "* ]] || plain_pkgs+=("$p")
+done
+go test "${plain_pkgs[@]}"
+if [[ -n "$RACE_PKGS" ]]; then
+	# shellcheck disable=SC2086
+	go test -race $RACE_PKGS
+fi
+
+step "fuzz (${FUZZTIME} per target)"
+fuzz_count=0
+while IFS= read -r file; do
+	pkg="./$(dirname "$file")"
+	for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)\(' "$file" | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/'); do
+		echo "fuzz $pkg $target"
+		go test "$pkg" -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME"
+		fuzz_count=$((fuzz_count + 1))
+	done
+done < <(grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' . | grep -v '^./.venv/' | sed 's|^\./||' | sort)
+
+step "pytest"
+FDAG_BIN="$ROOT/bin/fdag" "$VENV/bin/python" -m pytest -q tests/python
+
+echo
+echo "test.sh: all steps passed (gofmt, vet, build, go test, ${fuzz_count} fuzz targets, pytest)"
