@@ -10,7 +10,7 @@ cd "$ROOT"
 
 # Packages tested with -race (space-separated import paths); the rest run
 # without it to keep CI inside its time budget on two cores.
-RACE_PKGS="${RACE_PKGS:-github.com/featuredag/fdag/compute}"
+RACE_PKGS="${RACE_PKGS:-github.com/featuredag/fdag/compute github.com/featuredag/fdag/flightserver}"
 FUZZTIME="${FUZZTIME:-15s}"
 VENV="${VENV:-$ROOT/.venv}"
 
@@ -24,7 +24,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 		python3 -m venv "$VENV"
 	fi
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+	-r tests/python/requirements.txt -r tests/flight/requirements.txt -e clients/python
 
 step "gofmt"
 unformatted="$(find . \( -name .venv -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print0 |
@@ -65,8 +66,11 @@ while IFS= read -r file; do
 	done
 done < <(grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' . | grep -v '^./.venv/' | sed 's|^\./||' | sort)
 
-step "pytest"
+step "pytest: CLI against Polars and independent references"
 FDAG_BIN="$ROOT/bin/fdag" "$VENV/bin/python" -m pytest -q tests/python
+
+step "pytest: Flight server through the Python client"
+FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" "$VENV/bin/python" -m pytest -q tests/flight clients/python/tests
 
 echo
 echo "test.sh: all steps passed (gofmt, vet, build, go test, ${fuzz_count} fuzz targets, pytest)"

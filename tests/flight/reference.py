@@ -74,7 +74,15 @@ ret1 = lambda: close().log() - close().shift(1).log()  # noqa: E731
 
 
 def _by(fn: str, col: Callable[[], pl.Expr], w: str) -> Callable[[], pl.Expr]:
-    return lambda: getattr(col(), f"rolling_{fn}_by")("event_time", window_size=w, closed="right")
+    def expr() -> pl.Expr:
+        e = getattr(col(), f"rolling_{fn}_by")("event_time", window_size=w, closed="right")
+        # Polars' rolling_sum_by answers 0.0 for a window holding only nulls
+        # (its rolling_mean_by/max_by and row-window rolling_sum answer null).
+        # The contract says nulls do not count towards min_samples (1), so
+        # such a window is null: the reference follows the contract there.
+        n = col().is_not_null().cast(pl.Int64).rolling_sum_by("event_time", window_size=w, closed="right")
+        return pl.when(n > 0).then(e).otherwise(None)
+    return expr
 
 
 FEATURES: List[RefFeature] = [

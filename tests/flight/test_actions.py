@@ -41,8 +41,8 @@ def test_validate(client):
 
 
 def test_validate_unknown_column(client):
-    v = client.validate({"v": "log(nope_col)"}, columns={"event_time": "timestamp[us, tz=UTC]",
-                                                         "symbol": "string", "trade_price": "double"})
+    v = client.validate({"v": "log(nope_col)"}, columns={"event_time": "timestamp",
+                                                         "symbol": "string", "trade_price": "float64"})
     assert not v.ok and "nope_col" in v.errors["v"]
 
 

@@ -20,7 +20,7 @@ def trades() -> pa.Table:
 def assert_clean(err: BaseException) -> str:
     msg = str(err)
     assert msg, "empty error message"
-    for noise in ("gRPC returned", "gRPC client debug context", "Client context:", "Detail:"):
+    for noise in ("gRPC returned", "Flight returned", "gRPC client debug context", "Client context:", "Detail:"):
         assert noise not in msg, msg
     return msg
 
@@ -58,11 +58,14 @@ def test_all_bad_is_invalid_request(client, trades):
     assert ei.value.original is not None
 
 
-def test_syntax_error_position(client):
+def test_error_position_in_explain_and_compute(client, trades):
+    """Errors name the feature, the position and what was expected."""
+    e = client.explain({"ret_5": "rolling_mean(close)", "ok": "log(close)"})
+    assert "ret_5: 1:1: rolling_mean expects 2 or 3 arguments, got 1" in e.text, e.text
     with pytest.raises(fdag.InvalidRequest) as ei:
-        client.explain({"ret_5": "rolling_mean(close)"})
+        client.compute(trades, {"ret_5": "log(close) + rolling_mean(close)"})
     msg = assert_clean(ei.value)
-    assert "ret_5" in msg and "1:" in msg and "rolling_mean" in msg, msg
+    assert "ret_5: 1:14: rolling_mean expects 2 or 3 arguments, got 1" in msg, msg
 
 
 def test_missing_time_column(client, trades):

@@ -1,0 +1,171 @@
+package flightserver
+
+import (
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/formula"
+	"github.com/featuredag/fdag/ir"
+)
+
+// The DoAction types. Bodies and results are JSON (docs/flight.md).
+const (
+	ActionHealth       = "health"
+	ActionListFeatures = "list_features"
+	ActionValidate     = "validate"
+	ActionExplain      = "explain"
+)
+
+var actionTypes = []*flight.ActionType{
+	{Type: ActionHealth, Description: "Liveness: {\"status\": \"ok\", \"version\", \"uptime_s\"}. Empty body."},
+	{Type: ActionListFeatures, Description: "The built-in functions (name, signature, doc, example) and the FeatureTypes of the registry (name, formula, inputs, params, doc). Empty body."},
+	{Type: ActionValidate, Description: "Body: the exchange command JSON, with optional \"columns\": {name: type} describing the input (default: cdm_trade_enriched). Result: {\"features\": [{name, status, error}]}."},
+	{Type: ActionExplain, Description: "Body: {\"features\": [...]} (optional \"aliases\", \"columns\"). Result: {\"text\": the DAG after CSE with lookbacks, \"dot\": Graphviz}."},
+}
+
+// ListActions lists the four actions.
+func (s *service) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
+	for _, a := range actionTypes {
+		if err := stream.Send(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DoAction runs one action and sends its JSON result as one Result.
+func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoActionServer) error {
+	st := statsFrom(stream.Context())
+	st.action = act.GetType()
+	var (
+		res any
+		err error
+	)
+	switch act.GetType() {
+	case ActionHealth:
+		res = map[string]any{"status": "ok", "version": version(), "uptime_s": time.Since(s.started).Seconds()}
+	case ActionListFeatures:
+		res = s.listFeatures()
+	case ActionValidate:
+		res, err = s.validate(act.Body, st)
+	case ActionExplain:
+		res, err = s.explain(act.Body, st)
+	default:
+		names := make([]string, len(actionTypes))
+		for i, a := range actionTypes {
+			names[i] = a.Type
+		}
+		return status.Errorf(codes.InvalidArgument, "unknown action %q; known actions: %s", act.GetType(), strings.Join(names, ", "))
+	}
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(res)
+	if err != nil {
+		return status.Errorf(codes.Internal, "encoding the %s result: %v", act.GetType(), err)
+	}
+	return stream.Send(&flight.Result{Body: body})
+}
+
+type functionInfo struct {
+	Name      string `json:"name"`
+	Signature string `json:"signature"`
+	Doc       string `json:"doc"`
+	Example   string `json:"example"`
+	Family    string `json:"family"`
+}
+
+type featureTypeInfo struct {
+	Name    string         `json:"name"`
+	Formula string         `json:"formula"`
+	Inputs  []string       `json:"inputs"`
+	Params  map[string]any `json:"params"`
+	Doc     string         `json:"doc"`
+	Source  string         `json:"source"`
+}
+
+type listFeaturesResult struct {
+	Functions    []functionInfo    `json:"functions"`
+	FeatureTypes []featureTypeInfo `json:"feature_types"`
+}
+
+func (s *service) listFeatures() listFeaturesResult {
+	var out listFeaturesResult
+	for _, f := range formula.Functions {
+		out.Functions = append(out.Functions, functionInfo{Name: f.Name, Signature: f.Signature(), Doc: f.Doc, Example: f.Example, Family: f.Family})
+	}
+	for _, name := range s.registry.Names() {
+		t, _ := s.registry.Lookup(name)
+		inputs := t.Inputs
+		if inputs == nil {
+			inputs = []string{}
+		}
+		params := t.Params
+		if params == nil {
+			params = map[string]any{}
+		}
+		out.FeatureTypes = append(out.FeatureTypes, featureTypeInfo{Name: t.Name, Formula: t.Formula, Inputs: inputs, Params: params, Doc: t.Doc, Source: t.Source})
+	}
+	return out
+}
+
+type validateResult struct {
+	Features []compute.FeatureStatus `json:"features"`
+	// Columns is the output schema's column names when some feature runs.
+	Columns []string `json:"columns"`
+}
+
+func (s *service) validate(body []byte, st *callStats) (*validateResult, error) {
+	c, err := parseCommand("validate", body)
+	if err != nil {
+		return nil, err
+	}
+	st.features = c.names()
+	in, err := c.inputSchema()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := compute.NewStream(c.Features, in, c.options(s))
+	if err != nil {
+		var nf *compute.NoFeaturesError
+		if errors.As(err, &nf) {
+			return &validateResult{Features: nf.Statuses, Columns: []string{}}, nil
+		}
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	res := &validateResult{Features: cs.Statuses()}
+	for _, f := range cs.Schema().Fields() {
+		res.Columns = append(res.Columns, f.Name)
+	}
+	return res, nil
+}
+
+type explainResult struct {
+	Text string `json:"text"`
+	DOT  string `json:"dot"`
+}
+
+func (s *service) explain(body []byte, st *callStats) (*explainResult, error) {
+	c, err := parseCommand("explain", body)
+	if err != nil {
+		return nil, err
+	}
+	st.features = c.names()
+	var cols []string // nil: unknown input, any name may be a column
+	if c.Columns != nil {
+		for n := range c.Columns {
+			cols = append(cols, n)
+		}
+		sort.Strings(cols)
+	}
+	plan := ir.Compile(c.Features, ir.Options{Registry: s.registry, Aliases: c.Aliases, SourceColumns: cols})
+	return &explainResult{Text: plan.Explain(), DOT: plan.DOT()}, nil
+}

@@ -1,0 +1,167 @@
+package flightserver
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of Config.
+const (
+	DefaultListen          = "127.0.0.1:8815"
+	DefaultMaxExchanges    = 64
+	DefaultMaxMessageBytes = 256 << 20
+	DefaultDrainTimeout    = 30 * time.Second
+)
+
+// Config is the server's settings, from flags and an optional YAML file
+// whose keys are the flag names with underscores (listen, auth_tokens,
+// tls_cert, tls_key, project, max_exchanges, max_message_bytes, log_level,
+// drain_timeout). Flags given on the command line win over the file.
+type Config struct {
+	Listen          string        `yaml:"listen"`
+	AuthTokens      []string      `yaml:"auth_tokens"`
+	TLSCert         string        `yaml:"tls_cert"`
+	TLSKey          string        `yaml:"tls_key"`
+	Project         string        `yaml:"project"`
+	MaxExchanges    int           `yaml:"max_exchanges"`
+	MaxMessageBytes int           `yaml:"max_message_bytes"`
+	LogLevel        string        `yaml:"log_level"`
+	DrainTimeout    time.Duration `yaml:"drain_timeout"`
+}
+
+// withDefaults fills the zero fields.
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.MaxExchanges <= 0 {
+		c.MaxExchanges = DefaultMaxExchanges
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	return c
+}
+
+// Validate checks the settings that can be checked without opening files.
+func (c Config) Validate() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("TLS needs both --tls-cert and --tls-key")
+	}
+	for i, t := range c.AuthTokens {
+		if strings.TrimSpace(t) == "" || strings.ContainsAny(t, " \t\r\n") {
+			return fmt.Errorf("auth token %d is empty or contains white space", i+1)
+		}
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ParseLogLevel maps debug, info, warn and error to slog levels.
+func ParseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// LoadConfigFile reads a YAML config file. Unknown keys are errors, so a
+// misspelt setting is not silently ignored.
+func LoadConfigFile(path string) (Config, error) {
+	var c Config
+	f, err := os.Open(path)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// ParseFlags reads the command line of fdag-flight: the config file named
+// by --config (when given) is loaded first, then every flag set explicitly
+// overrides it. Defaults are applied last. Help goes to stderr.
+func ParseFlags(args []string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("fdag-flight", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		flagCfg    Config
+		tokens     stringList
+		configPath string
+	)
+	fs.StringVar(&flagCfg.Listen, "listen", DefaultListen, "address to serve on, HOST:PORT (port 0 picks a free port)")
+	fs.Var(&tokens, "auth-token", "bearer token accepted by the server (repeatable); none: auth off")
+	fs.StringVar(&flagCfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key enables TLS")
+	fs.StringVar(&flagCfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&flagCfg.Project, "project", ".", "project directory (feature type YAML files)")
+	fs.StringVar(&configPath, "config", "", "YAML config file with the same settings (flags win)")
+	fs.IntVar(&flagCfg.MaxExchanges, "max-exchanges", DefaultMaxExchanges, "exchanges running at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxMessageBytes, "max-message-bytes", DefaultMaxMessageBytes, "largest gRPC message received or sent, in bytes")
+	fs.StringVar(&flagCfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&flagCfg.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGINT/SIGTERM, how long in-flight calls may run before they are cancelled")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg := Config{}
+	if configPath != "" {
+		var err error
+		if cfg, err = LoadConfigFile(configPath); err != nil {
+			return Config{}, err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	over := func(name string, apply func()) {
+		if set[name] || configPath == "" {
+			apply()
+		}
+	}
+	over("listen", func() { cfg.Listen = flagCfg.Listen })
+	if set["auth-token"] {
+		cfg.AuthTokens = tokens
+	}
+	over("tls-cert", func() { cfg.TLSCert = flagCfg.TLSCert })
+	over("tls-key", func() { cfg.TLSKey = flagCfg.TLSKey })
+	over("max-exchanges", func() { cfg.MaxExchanges = flagCfg.MaxExchanges })
+	over("max-message-bytes", func() { cfg.MaxMessageBytes = flagCfg.MaxMessageBytes })
+	over("log-level", func() { cfg.LogLevel = flagCfg.LogLevel })
+	over("drain-timeout", func() { cfg.DrainTimeout = flagCfg.DrainTimeout })
+	over("project", func() { cfg.Project = flagCfg.Project })
+	if cfg.Project == "" {
+		cfg.Project = "."
+	}
+	cfg = cfg.withDefaults()
+	return cfg, cfg.Validate()
+}

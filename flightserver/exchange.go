@@ -1,0 +1,457 @@
+package flightserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/ir"
+)
+
+// command is the JSON of an exchange descriptor (and of GetSchema, validate
+// and explain). Unknown keys are errors, in the command and in each spec.
+type command struct {
+	Features     []ir.Spec         `json:"features"`
+	TimeColumn   string            `json:"time_column"`
+	SymbolColumn string            `json:"symbol_column"`
+	Aliases      map[string]string `json:"aliases"`
+	// Columns describes the input for GetSchema and validate, which see
+	// no data: name -> float64, int64, timestamp, string, ...
+	Columns map[string]string `json:"columns"`
+	// Echo makes DoExchange send the input batches back unchanged (no
+	// features): the baseline that benchmarks compare against.
+	Echo bool `json:"echo"`
+}
+
+// parseCommand decodes and checks a command. Errors are InvalidArgument
+// statuses naming the JSON problem.
+func parseCommand(what string, data []byte) (*command, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "%s: empty command; send JSON {\"features\": [{\"name\": ..., \"formula\": ...}], \"time_column\": \"event_time\", \"symbol_column\": \"symbol\"}", what)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c command
+	if err := dec.Decode(&c); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%s: malformed JSON command: %s", what, describeJSONError(data, err))
+	}
+	if dec.More() {
+		return nil, status.Errorf(codes.InvalidArgument, "%s: malformed JSON command: extra data after the JSON object", what)
+	}
+	if len(c.Features) == 0 && !(c.Echo && what == "DoExchange") {
+		return nil, status.Errorf(codes.InvalidArgument, "%s: the command has no \"features\"; list at least one spec such as {\"name\": \"ret_1\", \"formula\": \"diff(log(close))\"}", what)
+	}
+	return &c, nil
+}
+
+// describeJSONError adds the position of a syntax or type error.
+func describeJSONError(data []byte, err error) string {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+		if te.Field != "" {
+			return fmt.Sprintf("field %q: expected %s, got JSON %s (at byte %d)", te.Field, te.Type, te.Value, te.Offset)
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the JSON ends early (unbalanced braces or quotes?)"
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if off >= 0 {
+		lo := max(0, int(off)-20)
+		hi := min(len(data), int(off)+10)
+		msg = fmt.Sprintf("%s at byte %d, near %q", msg, off, data[lo:hi])
+	}
+	return msg
+}
+
+func (c *command) names() []string {
+	out := make([]string, len(c.Features))
+	for i, f := range c.Features {
+		out[i] = f.Name
+	}
+	return out
+}
+
+func (c *command) options(s *service) compute.Options {
+	return compute.Options{
+		TimeColumn:   c.TimeColumn,
+		SymbolColumn: c.SymbolColumn,
+		Aliases:      c.Aliases,
+		Registry:     s.registry,
+		Mem:          s.mem,
+	}
+}
+
+// timeColumn is the time column's name, default applied.
+func (c *command) timeColumn() string {
+	if c.TimeColumn == "" {
+		return "event_time"
+	}
+	return c.TimeColumn
+}
+
+// defaultColumns is cdm_trade_enriched, the input GetSchema and validate
+// assume when the command has no "columns".
+var defaultColumns = []arrow.Field{
+	{Name: "symbol", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "venue", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+	{Name: "trade_price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "trade_size", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "side", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "trade_id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+}
+
+var columnTypes = map[string]arrow.DataType{
+	"float64": arrow.PrimitiveTypes.Float64, "double": arrow.PrimitiveTypes.Float64,
+	"float32": arrow.PrimitiveTypes.Float32, "float": arrow.PrimitiveTypes.Float32,
+	"int64": arrow.PrimitiveTypes.Int64, "int32": arrow.PrimitiveTypes.Int32,
+	"bool":      arrow.FixedWidthTypes.Boolean,
+	"timestamp": &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
+	"string":    arrow.BinaryTypes.String, "large_string": arrow.BinaryTypes.LargeString,
+}
+
+// inputSchema is the schema described by "columns" (sorted by name), or
+// the default columns.
+func (c *command) inputSchema() (*arrow.Schema, error) {
+	if c.Columns == nil {
+		return arrow.NewSchema(defaultColumns, nil), nil
+	}
+	names := make([]string, 0, len(c.Columns))
+	for n := range c.Columns {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fields := make([]arrow.Field, 0, len(names))
+	for _, n := range names {
+		dt, ok := columnTypes[strings.ToLower(c.Columns[n])]
+		if !ok {
+			known := make([]string, 0, len(columnTypes))
+			for k := range columnTypes {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return nil, status.Errorf(codes.InvalidArgument, "column %q has type %q; known types: %s", n, c.Columns[n], strings.Join(known, ", "))
+		}
+		fields = append(fields, arrow.Field{Name: n, Type: dt, Nullable: true})
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+// newStream builds the compute stream, mapping its errors to statuses.
+func (s *service) newStream(c *command, input *arrow.Schema) (*compute.Stream, error) {
+	cs, err := compute.NewStream(c.Features, input, c.options(s))
+	if err != nil {
+		var nf *compute.NoFeaturesError
+		if errors.As(err, &nf) {
+			var lines []string
+			for _, st := range nf.Statuses {
+				lines = append(lines, st.Error)
+			}
+			return nil, status.Errorf(codes.InvalidArgument, "no requested feature can be computed:\n%s", strings.Join(lines, "\n"))
+		}
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	return cs, nil
+}
+
+// GetSchema returns the output schema of an exchange command without data,
+// for the input described by the command's "columns".
+func (s *service) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	if desc.GetType() != flight.DescriptorCMD {
+		return nil, status.Error(codes.InvalidArgument, "GetSchema needs a CMD descriptor holding the exchange command JSON")
+	}
+	c, err := parseCommand("GetSchema", desc.Cmd)
+	if err != nil {
+		return nil, err
+	}
+	statsFrom(ctx).features = c.names()
+	in, err := c.inputSchema()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.newStream(c, in)
+	if err != nil {
+		return nil, err
+	}
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(cs.Schema(), s.mem)}, nil
+}
+
+// DoExchange computes features over the client's batches: see
+// docs/flight.md. The first message carries the CMD descriptor (and usually
+// the schema); the server answers with the output schema at once, then one
+// output batch per input batch as soon as it is computed, then a final
+// message with no batch whose app_metadata is the summary JSON.
+func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error {
+	ctx := stream.Context()
+	select {
+	case s.exchanges <- struct{}{}:
+		defer func() { <-s.exchanges }()
+	default:
+		return status.Errorf(codes.ResourceExhausted, "the server is running its maximum of %d exchanges (--max-exchanges); retry later", cap(s.exchanges))
+	}
+	st := statsFrom(ctx)
+
+	first, err := stream.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return status.Error(codes.InvalidArgument, "the exchange ended before the client sent the descriptor")
+		}
+		return recvError(ctx, err)
+	}
+	desc := first.FlightDescriptor
+	if desc.GetType() != flight.DescriptorCMD {
+		return status.Error(codes.InvalidArgument, "DoExchange needs a CMD descriptor on its first message, holding the command JSON {\"features\": [...]}")
+	}
+	c, err := parseCommand("DoExchange", desc.Cmd)
+	if err != nil {
+		return err
+	}
+	st.features = c.names()
+	// The descriptor may come alone, before the schema.
+	for len(first.DataHeader) == 0 {
+		if first, err = stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return status.Error(codes.InvalidArgument, "the exchange ended before the client sent a schema")
+			}
+			return recvError(ctx, err)
+		}
+	}
+	in := &inputStream{stream: stream, peeked: first}
+	rdr, err := flight.NewRecordReader(in, ipc.WithAllocator(s.mem))
+	if err != nil {
+		if e := in.failure(); e != nil {
+			return recvError(ctx, e)
+		}
+		return status.Errorf(codes.InvalidArgument, "the first data message is not an Arrow schema: %v", err)
+	}
+	defer rdr.Release()
+	// Echo sends the input back unchanged: the same path without compute.
+	schema := rdr.Schema()
+	step := func(rec arrow.RecordBatch) (arrow.RecordBatch, error) { rec.Retain(); return rec, nil }
+	statuses := func() []compute.FeatureStatus { return []compute.FeatureStatus{} }
+	if !c.Echo {
+		cs, err := s.newStream(c, rdr.Schema())
+		if err != nil {
+			return err
+		}
+		schema = cs.Schema()
+		step = func(rec arrow.RecordBatch) (arrow.RecordBatch, error) { return cs.Process(ctx, rec) }
+		statuses = cs.Statuses
+	}
+
+	w, err := newOutputWriter(stream, schema, s.mem)
+	if err != nil {
+		return sendError(ctx, err)
+	}
+	defer w.Close()
+	for {
+		rec, err := rdr.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if e := in.failure(); e != nil {
+				return recvError(ctx, e)
+			}
+			return status.Errorf(codes.InvalidArgument, "batch %d could not be decoded: %v", in.batches, err)
+		}
+		st.rowsIn += rec.NumRows()
+		out, err := step(rec)
+		if err != nil {
+			return processError(ctx, err)
+		}
+		st.rowsOut += out.NumRows()
+		err = w.Write(out)
+		out.Release()
+		if err != nil {
+			return sendError(ctx, err)
+		}
+	}
+	summary, err := json.Marshal(exchangeSummary{Statuses: statuses(), RowsIn: st.rowsIn, RowsOut: st.rowsOut})
+	if err != nil {
+		return status.Errorf(codes.Internal, "summary: %v", err)
+	}
+	if err := stream.Send(&flight.FlightData{AppMetadata: summary}); err != nil {
+		return sendError(ctx, err)
+	}
+	return nil
+}
+
+// exchangeSummary is the app_metadata of an exchange's last message.
+type exchangeSummary struct {
+	Statuses []compute.FeatureStatus `json:"statuses"`
+	RowsIn   int64                   `json:"rows_in"`
+	RowsOut  int64                   `json:"rows_out"`
+}
+
+// recvError maps a failure to receive: the client's cancellation or
+// deadline, or a transport error as it came.
+func recvError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	var sc *schemaChangeError
+	if errors.As(err, &sc) {
+		return status.Error(codes.InvalidArgument, sc.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Errorf(codes.Unavailable, "receiving: %v", err)
+}
+
+func sendError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Errorf(codes.Internal, "sending: %v", err)
+}
+
+func processError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	var ooo *compute.OutOfOrderError
+	if errors.As(err, &ooo) {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	return status.Errorf(codes.Internal, "computing: %v", err)
+}
+
+// schemaChangeError is a second schema message in an exchange.
+type schemaChangeError struct {
+	after int
+}
+
+func (e *schemaChangeError) Error() string {
+	return fmt.Sprintf("the input schema changed mid-stream (a new schema after %d batches): an exchange carries one schema; start a new exchange for data of another schema", e.after)
+}
+
+// inputStream feeds the flight reader: first the message already received,
+// then the stream. It counts batches and turns a second schema message into
+// a schemaChangeError; the message bodies pass through untouched, so the
+// arrays the reader builds point into the received bytes (zero copy).
+type inputStream struct {
+	stream  flight.FlightService_DoExchangeServer
+	peeked  *flight.FlightData
+	batches int
+	seen    bool // the first schema went by
+	err     error
+}
+
+func (r *inputStream) Recv() (*flight.FlightData, error) {
+	fd := r.peeked
+	r.peeked = nil
+	if fd == nil {
+		var err error
+		if fd, err = r.stream.Recv(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.err = err
+			}
+			return nil, err
+		}
+	}
+	if len(fd.DataHeader) > 0 {
+		if !r.seen {
+			r.seen = true
+		} else if isSchemaMessage(fd.DataHeader) {
+			r.err = &schemaChangeError{after: r.batches}
+			return nil, r.err
+		} else {
+			r.batches++
+		}
+	}
+	return fd, nil
+}
+
+func (r *inputStream) failure() error { return r.err }
+
+// isSchemaMessage reports whether an IPC message header is a schema.
+func isSchemaMessage(hdr []byte) (yes bool) {
+	defer func() {
+		if recover() != nil {
+			yes = false // not a valid header: let the IPC reader say so
+		}
+	}()
+	m := ipc.NewMessage(memory.NewBufferBytes(hdr), memory.NewBufferBytes(nil))
+	defer m.Release()
+	return m.Type() == ipc.MessageSchema
+}
+
+// outputWriter writes the output stream: the schema at once, then batches.
+// It sends through an ipc.Writer whose own schema message is dropped,
+// because that writer only sends the schema with the first batch.
+type outputWriter struct {
+	w  *ipc.Writer
+	pw *payloadWriter
+}
+
+func newOutputWriter(stream flight.FlightService_DoExchangeServer, schema *arrow.Schema, mem memory.Allocator) (*outputWriter, error) {
+	pw := &payloadWriter{stream: stream}
+	p := ipc.GetSchemaPayload(schema, mem)
+	err := pw.WritePayload(p)
+	p.Release()
+	if err != nil {
+		return nil, err
+	}
+	pw.skipSchema = true
+	return &outputWriter{w: ipc.NewWriterWithPayloadWriter(pw, ipc.WithSchema(schema), ipc.WithAllocator(mem)), pw: pw}, nil
+}
+
+func (o *outputWriter) Write(rec arrow.RecordBatch) error { return o.w.Write(rec) }
+
+// Close releases the writer's state; it sends nothing (no end-of-stream
+// marker exists in Flight).
+func (o *outputWriter) Close() { o.w.Close() }
+
+type payloadWriter struct {
+	stream     flight.FlightService_DoExchangeServer
+	fd         flight.FlightData
+	body       bytes.Buffer
+	skipSchema bool
+}
+
+func (p *payloadWriter) Start() error { return nil }
+func (p *payloadWriter) Close() error { return nil }
+
+func (p *payloadWriter) WritePayload(payload ipc.Payload) error {
+	meta := payload.Meta()
+	defer meta.Release()
+	if p.skipSchema {
+		p.skipSchema = false
+		if isSchemaMessage(meta.Bytes()) {
+			return nil
+		}
+	}
+	p.fd.DataHeader = meta.Bytes()
+	p.body.Reset()
+	if err := payload.SerializeBody(&p.body); err != nil {
+		return err
+	}
+	p.fd.DataBody = p.body.Bytes()
+	err := p.stream.Send(&p.fd)
+	p.fd.DataHeader, p.fd.DataBody = nil, nil
+	return err
+}
