@@ -262,13 +262,17 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 	if err != nil {
 		return sendError(ctx, err)
 	}
-	defer w.Close()
+	// A sender goroutine writes finished batches while this one receives
+	// and computes the next: sending (protobuf marshalling and the copy
+	// into gRPC's buffers) overlaps computing. It ends before we return.
+	snd := startSender(w)
 	for {
 		rec, err := rdr.Read()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			snd.abort()
 			if e := in.failure(); e != nil {
 				return recvError(ctx, e)
 			}
@@ -277,14 +281,16 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 		st.rowsIn += rec.NumRows()
 		out, err := step(rec)
 		if err != nil {
+			snd.abort()
 			return processError(ctx, err)
 		}
 		st.rowsOut += out.NumRows()
-		err = w.Write(out)
-		out.Release()
-		if err != nil {
+		if err := snd.send(out); err != nil {
 			return sendError(ctx, err)
 		}
+	}
+	if err := snd.finish(); err != nil {
+		return sendError(ctx, err)
 	}
 	summary, err := json.Marshal(exchangeSummary{Statuses: statuses(), RowsIn: st.rowsIn, RowsOut: st.rowsOut})
 	if err != nil {
@@ -399,6 +405,63 @@ func isSchemaMessage(hdr []byte) (yes bool) {
 	defer m.Release()
 	return m.Type() == ipc.MessageSchema
 }
+
+// sender writes output batches on its own goroutine, in order, releasing
+// each after it is sent. Its methods are called from the handler's
+// goroutine only, and every path ends with finish, which waits for the
+// goroutine and closes the writer: neither outlives the call.
+type sender struct {
+	w      *outputWriter
+	queue  chan arrow.RecordBatch
+	failed chan struct{} // closed at the first write error
+	done   chan struct{} // closed when the goroutine has ended
+	err    error         // the first write error; read after failed or done
+	closed bool
+}
+
+func startSender(w *outputWriter) *sender {
+	s := &sender{w: w, queue: make(chan arrow.RecordBatch, 2), failed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for rec := range s.queue {
+			if s.err == nil {
+				if s.err = w.Write(rec); s.err != nil {
+					close(s.failed)
+				}
+			}
+			rec.Release() // after a failure: drain and release the rest
+		}
+	}()
+	return s
+}
+
+// send queues rec, taking over its reference. After a write error it
+// releases rec and returns that error: the call must end.
+func (s *sender) send(rec arrow.RecordBatch) error {
+	select {
+	case s.queue <- rec:
+		return nil
+	case <-s.failed:
+		rec.Release()
+		return s.finish()
+	}
+}
+
+// finish waits until every queued batch is sent (or released after a
+// failure), closes the writer and returns the first write error.
+func (s *sender) finish() error {
+	if !s.closed {
+		s.closed = true
+		close(s.queue)
+		<-s.done
+		s.w.Close()
+	}
+	return s.err
+}
+
+// abort ends the sender of a call that failed for another reason; batches
+// already queued are still sent.
+func (s *sender) abort() { _ = s.finish() }
 
 // outputWriter writes the output stream: the schema at once, then batches.
 // It sends through an ipc.Writer whose own schema message is dropped,
