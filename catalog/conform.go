@@ -1,0 +1,134 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// RowError is a bad value at a row of the input (0-based, counted over all
+// batches of one source). Callers that know the file and line numbering
+// (CSV header, 1-based lines) turn Row into a line.
+type RowError struct {
+	Row    int64
+	Column string
+	Msg    string
+}
+
+func (e *RowError) Error() string {
+	return fmt.Sprintf("row %d: column %q: %s", e.Row, e.Column, e.Msg)
+}
+
+// conformer maps batches of any compatible schema to a table's Arrow
+// schema: columns matched by name, numeric and timestamp types cast (a
+// timestamp without a time zone is taken as UTC), missing columns null.
+// requiredCols must be present and non-null in every row.
+type conformer struct {
+	target       *arrow.Schema
+	requiredCols []string
+	mem          memory.Allocator
+	rows         int64 // rows seen so far, for RowError.Row
+}
+
+func (c *conformer) conform(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	n := rec.NumRows()
+	in := rec.Schema()
+	cols := make([]arrow.Array, len(c.target.Fields()))
+	defer func() {
+		for _, a := range cols {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}()
+	ctx = compute.WithAllocator(ctx, c.mem)
+	for i, f := range c.target.Fields() {
+		idx := in.FieldIndices(f.Name)
+		if len(idx) == 0 {
+			for _, r := range c.requiredCols {
+				if r == f.Name {
+					return nil, fmt.Errorf("column %q is missing (have: %s)", f.Name, fieldNames(in))
+				}
+			}
+			cols[i] = array.MakeArrayOfNull(c.mem, f.Type, int(n))
+			continue
+		}
+		src := rec.Column(idx[0])
+		a, err := c.castColumn(ctx, f, src)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = a
+		for _, r := range c.requiredCols {
+			if r == f.Name && a.NullN() > 0 {
+				for row := 0; row < a.Len(); row++ {
+					if a.IsNull(row) {
+						return nil, &RowError{Row: c.rows + int64(row), Column: f.Name, Msg: "null or empty value in a required column"}
+					}
+				}
+			}
+		}
+	}
+	c.rows += n
+	return array.NewRecordBatch(c.target, cols, n), nil
+}
+
+func (c *conformer) castColumn(ctx context.Context, f arrow.Field, src arrow.Array) (arrow.Array, error) {
+	st, tt := src.DataType(), f.Type
+	if arrow.TypeEqual(st, tt) {
+		src.Retain()
+		return src, nil
+	}
+	ok := false
+	switch tt.ID() {
+	case arrow.STRING:
+		ok = st.ID() == arrow.STRING || st.ID() == arrow.LARGE_STRING || st.ID() == arrow.STRING_VIEW
+	case arrow.FLOAT64:
+		ok = arrow.IsInteger(st.ID()) || arrow.IsFloating(st.ID()) || st.ID() == arrow.NULL
+	case arrow.INT64:
+		ok = arrow.IsInteger(st.ID()) || st.ID() == arrow.NULL
+	case arrow.TIMESTAMP:
+		if ts, isTS := st.(*arrow.TimestampType); isTS {
+			if ts.TimeZone == "" || ts.TimeZone == "UTC" || ts.TimeZone == "Z" || ts.TimeZone == "+00:00" {
+				// reinterpret as UTC, then convert the unit
+				data := array.NewData(&arrow.TimestampType{Unit: ts.Unit, TimeZone: "UTC"}, src.Len(),
+					src.Data().Buffers(), nil, src.NullN(), src.Data().Offset())
+				utc := array.MakeFromData(data)
+				data.Release()
+				defer utc.Release()
+				src = utc
+				ok = true
+			} else {
+				ok = true // a fixed zone: casting keeps the instant
+			}
+		}
+		ok = ok || st.ID() == arrow.NULL
+	}
+	if !ok {
+		return nil, fmt.Errorf("column %q: cannot store %s as %s", f.Name, st, tt)
+	}
+	if arrow.TypeEqual(src.DataType(), tt) {
+		src.Retain()
+		return src, nil
+	}
+	out, err := compute.CastArray(ctx, src, compute.SafeCastOptions(tt))
+	if err != nil {
+		return nil, fmt.Errorf("column %q: cast %s to %s: %w", f.Name, st, tt, err)
+	}
+	return out, nil
+}
+
+func fieldNames(s *arrow.Schema) string {
+	out := ""
+	for i, f := range s.Fields() {
+		if i > 0 {
+			out += ", "
+		}
+		out += f.Name
+	}
+	return out
+}

@@ -1,0 +1,418 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/codec"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/ir"
+)
+
+// Narrow status values (DESIGN.md).
+const (
+	StatusSuccess = "success"
+	StatusError   = "error"
+	StatusPartial = "partial"
+)
+
+// FeatureInfo is what the narrow table records of one requested feature.
+type FeatureInfo struct {
+	Name, Version, ID, Namespace string
+	// Err is the feature's failure ("" when it computed).
+	Err string
+}
+
+// FeatureInfos pairs a compiled plan's features with the statuses of the
+// computation (compute.Result.Statuses, in the same request order). A
+// feature that failed to compile or to compute carries its error.
+func FeatureInfos(plan *ir.Plan, statuses []compute.FeatureStatus) []FeatureInfo {
+	out := make([]FeatureInfo, len(plan.Features))
+	for i, f := range plan.Features {
+		s := f.Spec.WithDefaults()
+		out[i] = FeatureInfo{Name: s.Name, Version: s.Version, ID: f.ID, Namespace: s.Namespace}
+		if f.Err != nil {
+			out[i].Err = f.Err.Error()
+		}
+		if i < len(statuses) && statuses[i].Status != compute.StatusSuccess && out[i].Err == "" {
+			out[i].Err = statuses[i].Error
+			if out[i].Err == "" {
+				out[i].Err = statuses[i].Status
+			}
+		}
+	}
+	return out
+}
+
+// NarrowOptions configures WideToNarrow.
+type NarrowOptions struct {
+	TimeColumn   string    // of the wide table; default event_time
+	SymbolColumn string    // default symbol
+	Start, End   time.Time // only rows in [Start, End) are written (warmup dropped); zero: open
+	// Symbols get one status=error row per failed feature (at Start); nil:
+	// the symbols present in the wide table.
+	Symbols       []string
+	ProcessedTime time.Time // default now
+	BatchRows     int       // default 65536
+	Mem           memory.Allocator
+}
+
+// NarrowSchema is the Arrow schema of ft_features with Iceberg field ids.
+func NarrowSchema() *arrow.Schema {
+	sc, err := table.SchemaToArrowSchema(FeatureSchema, nil, true, false)
+	if err != nil {
+		panic(err) // a static, valid schema
+	}
+	return sc
+}
+
+// WideToNarrow converts compute's wide output (time, symbol and one float64
+// column per successful feature, named as the feature) into ft_features
+// rows: one row per (feature, input row in [Start, End)), in feature, then
+// input order (so each file holds rows sorted by symbol and timestamp when
+// the input was), with status success. A null or NaN value is kept as it is.
+// Each failed feature gets one row per symbol at Start with status error and
+// the message in feature_value_json. The iterator yields fresh batches that
+// the consumer releases (table.WriteRecords does).
+func WideToNarrow(wide arrow.Table, feats []FeatureInfo, opts NarrowOptions) iter.Seq2[arrow.RecordBatch, error] {
+	if opts.TimeColumn == "" {
+		opts.TimeColumn = ColEventTime
+	}
+	if opts.SymbolColumn == "" {
+		opts.SymbolColumn = ColSymbol
+	}
+	if opts.ProcessedTime.IsZero() {
+		opts.ProcessedTime = time.Now()
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 1 << 16
+	}
+	if opts.Mem == nil {
+		opts.Mem = memory.DefaultAllocator
+	}
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		ti := wide.Schema().FieldIndices(opts.TimeColumn)
+		si := wide.Schema().FieldIndices(opts.SymbolColumn)
+		if len(ti) == 0 || len(si) == 0 {
+			yield(nil, fmt.Errorf("wide table lacks the time column %q or the symbol column %q", opts.TimeColumn, opts.SymbolColumn))
+			return
+		}
+		times, err := flatten(wide.Column(ti[0]), opts.Mem)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer times.Release()
+		syms, err := flatten(wide.Column(si[0]), opts.Mem)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer syms.Release()
+		tsv := times.(*array.Timestamp)
+		symv, ok := syms.(*array.String)
+		if !ok {
+			yield(nil, fmt.Errorf("symbol column %q is %s, want string", opts.SymbolColumn, syms.DataType()))
+			return
+		}
+		lo, hi := int64(-1<<63), int64(1<<63-1)
+		if !opts.Start.IsZero() {
+			lo = opts.Start.UnixMicro()
+		}
+		if !opts.End.IsZero() {
+			hi = opts.End.UnixMicro()
+		}
+		toMicro := microsOf(tsv.DataType().(*arrow.TimestampType).Unit)
+		b := newNarrowBuilder(opts.Mem, opts.ProcessedTime)
+		defer b.release()
+		emit := func() bool {
+			rec := b.build()
+			return yield(rec, nil)
+		}
+		for _, f := range feats {
+			if f.Err != "" {
+				errSyms := opts.Symbols
+				if errSyms == nil {
+					errSyms = distinctValues(symv)
+				}
+				msg, _ := json.Marshal(map[string]string{"error": f.Err})
+				for _, s := range errSyms {
+					b.appendError(s, f, opts.Start.UnixMicro(), string(msg))
+				}
+				continue
+			}
+			ci := wide.Schema().FieldIndices(f.Name)
+			if len(ci) == 0 {
+				yield(nil, fmt.Errorf("feature %q: no column in the wide table", f.Name))
+				return
+			}
+			vals, err := flatten(wide.Column(ci[0]), opts.Mem)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			fv, ok := vals.(*array.Float64)
+			if !ok {
+				vals.Release()
+				yield(nil, fmt.Errorf("feature %q: column is %s, want float64", f.Name, vals.DataType()))
+				return
+			}
+			for i := 0; i < fv.Len(); i++ {
+				t := toMicro(int64(tsv.Value(i)))
+				if t < lo || t >= hi || tsv.IsNull(i) {
+					continue
+				}
+				b.appendValue(symv.Value(i), f, t, fv, i)
+				if b.rows >= opts.BatchRows {
+					if !emit() {
+						vals.Release()
+						return
+					}
+				}
+			}
+			vals.Release()
+		}
+		if b.rows > 0 {
+			emit()
+		}
+	}
+}
+
+func microsOf(u arrow.TimeUnit) func(int64) int64 {
+	switch u {
+	case arrow.Second:
+		return func(v int64) int64 { return v * 1e6 }
+	case arrow.Millisecond:
+		return func(v int64) int64 { return v * 1e3 }
+	case arrow.Nanosecond:
+		return func(v int64) int64 { return v / 1e3 }
+	}
+	return func(v int64) int64 { return v }
+}
+
+// flatten returns the column as one array.
+func flatten(c *arrow.Column, mem memory.Allocator) (arrow.Array, error) {
+	chunks := c.Data().Chunks()
+	if len(chunks) == 1 {
+		chunks[0].Retain()
+		return chunks[0], nil
+	}
+	if len(chunks) == 0 {
+		return array.MakeArrayOfNull(mem, c.DataType(), 0), nil
+	}
+	return array.Concatenate(chunks, mem)
+}
+
+func distinctValues(s *array.String) []string {
+	seen := map[string]bool{}
+	var out []string
+	for i := 0; i < s.Len(); i++ {
+		if v := s.Value(i); s.IsValid(i) && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// narrowBuilder builds ft_features batches.
+type narrowBuilder struct {
+	b         *array.RecordBuilder
+	processed arrow.Timestamp
+	rows      int
+}
+
+func newNarrowBuilder(mem memory.Allocator, processed time.Time) *narrowBuilder {
+	return &narrowBuilder{b: array.NewRecordBuilder(mem, NarrowSchema()), processed: arrow.Timestamp(processed.UnixMicro())}
+}
+
+func (n *narrowBuilder) release() { n.b.Release() }
+
+func (n *narrowBuilder) appendMeta(sym string, f FeatureInfo, t int64) {
+	n.b.Field(0).(*array.StringBuilder).Append(sym)
+	n.b.Field(1).(*array.StringBuilder).Append(f.Name)
+	n.b.Field(2).(*array.StringBuilder).Append(f.Version)
+	n.b.Field(3).(*array.StringBuilder).Append(f.ID)
+	n.b.Field(4).(*array.TimestampBuilder).Append(arrow.Timestamp(t))
+	n.b.Field(5).(*array.StringBuilder).Append(f.Namespace)
+	n.b.Field(10).(*array.TimestampBuilder).Append(n.processed)
+	n.rows++
+}
+
+func (n *narrowBuilder) appendValue(sym string, f FeatureInfo, t int64, v *array.Float64, i int) {
+	n.appendMeta(sym, f, t)
+	if v.IsNull(i) {
+		n.b.Field(6).AppendNull()
+	} else {
+		n.b.Field(6).(*array.Float64Builder).Append(v.Value(i))
+	}
+	n.b.Field(7).AppendNull()
+	n.b.Field(8).AppendNull()
+	n.b.Field(9).(*array.StringBuilder).Append(StatusSuccess)
+}
+
+func (n *narrowBuilder) appendError(sym string, f FeatureInfo, t int64, msg string) {
+	n.appendMeta(sym, f, t)
+	n.b.Field(6).AppendNull()
+	n.b.Field(7).(*array.StringBuilder).Append(msg)
+	n.b.Field(8).AppendNull()
+	n.b.Field(9).(*array.StringBuilder).Append(StatusError)
+}
+
+func (n *narrowBuilder) build() arrow.RecordBatch {
+	n.rows = 0
+	return n.b.NewRecordBatch()
+}
+
+// FeatureKey names one feature version in ft_features.
+type FeatureKey struct{ Name, Version string }
+
+// FeatureScope is what a feature write replaces: the rows of these
+// features (name and version) for these symbols in [Start, End). Re-running
+// the same request replaces its earlier rows instead of duplicating them.
+type FeatureScope struct {
+	Features   []FeatureKey
+	Symbols    []string // empty: every symbol
+	Start, End time.Time
+}
+
+func (s FeatureScope) filter() iceberg.BooleanExpression {
+	if len(s.Features) == 0 {
+		return nil
+	}
+	var feats iceberg.BooleanExpression
+	for _, k := range s.Features {
+		e := iceberg.NewAnd(iceberg.EqualTo(iceberg.Reference("feature_name"), k.Name),
+			iceberg.EqualTo(iceberg.Reference("feature_version"), k.Version))
+		if feats == nil {
+			feats = e
+		} else {
+			feats = iceberg.NewOr(feats, e)
+		}
+	}
+	f := feats
+	switch len(s.Symbols) {
+	case 0:
+	case 1:
+		f = iceberg.NewAnd(f, iceberg.EqualTo(iceberg.Reference(ColSymbol), s.Symbols[0]))
+	default:
+		f = iceberg.NewAnd(f, iceberg.IsIn(iceberg.Reference(ColSymbol), s.Symbols...))
+	}
+	if !s.Start.IsZero() {
+		f = iceberg.NewAnd(f, iceberg.GreaterThanEqual(iceberg.Reference(ColTimestamp), iceberg.Timestamp(s.Start.UnixMicro())))
+	}
+	if !s.End.IsZero() {
+		f = iceberg.NewAnd(f, iceberg.LessThan(iceberg.Reference(ColTimestamp), iceberg.Timestamp(s.End.UnixMicro())))
+	}
+	return f
+}
+
+// StagedFiles are data files written by a worker and not yet committed.
+type StagedFiles struct {
+	Files []iceberg.DataFile
+	Rows  int64
+}
+
+// StageFeatures is the worker half of a feature write: it writes narrow
+// batches (WideToNarrow) as Parquet data files of ft_features, split by
+// partition, and returns them uncommitted. It releases the batches.
+func (w *Warehouse) StageFeatures(ctx context.Context, batches iter.Seq2[arrow.RecordBatch, error]) (StagedFiles, error) {
+	tbl, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		return StagedFiles{}, err
+	}
+	files, err := w.writeFiles(ctx, tbl, NarrowSchema(), batches)
+	if err != nil {
+		return StagedFiles{}, fmt.Errorf("stage %s files: %w", FeaturesTable, err)
+	}
+	var rows int64
+	for _, f := range files {
+		rows += f.Count()
+	}
+	return StagedFiles{Files: files, Rows: rows}, nil
+}
+
+// CommitStats summarises a feature commit.
+type CommitStats struct {
+	Rows       int64
+	Files      int
+	SnapshotID int64
+	Elapsed    time.Duration
+}
+
+// CommitFeatures is the coordinator half: one transaction that deletes the
+// rows of scope and adds every staged file of every worker, so readers see
+// either the old rows or all the new ones.
+func (w *Warehouse) CommitFeatures(ctx context.Context, scope FeatureScope, staged ...StagedFiles) (CommitStats, error) {
+	start := time.Now()
+	tbl, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		return CommitStats{}, err
+	}
+	var files []iceberg.DataFile
+	var rows int64
+	for _, s := range staged {
+		files = append(files, s.Files...)
+		rows += s.Rows
+	}
+	snap, err := w.commit(ctx, tbl, scope.filter(), files, iceberg.Properties{"fdag.operation": "features"})
+	if err != nil {
+		return CommitStats{}, fmt.Errorf("commit %s: %w", FeaturesTable, err)
+	}
+	st := CommitStats{Rows: rows, Files: len(files), SnapshotID: snap, Elapsed: time.Since(start)}
+	w.log.Info("features committed", "rows", rows, "files", len(files), "features", len(scope.Features),
+		"symbols", len(scope.Symbols), "elapsed", st.Elapsed.Round(time.Millisecond))
+	return st, nil
+}
+
+// WriteFeatures stages and commits in one call (a single worker).
+func (w *Warehouse) WriteFeatures(ctx context.Context, scope FeatureScope, batches iter.Seq2[arrow.RecordBatch, error]) (CommitStats, error) {
+	staged, err := w.StageFeatures(ctx, batches)
+	if err != nil {
+		return CommitStats{}, err
+	}
+	return w.CommitFeatures(ctx, scope, staged)
+}
+
+// EncodeStaged serialises staged files for a coordinator in another
+// process (about 300 bytes per file); DecodeStaged reverses it.
+func (w *Warehouse) EncodeStaged(ctx context.Context, s StagedFiles) ([][]byte, error) {
+	tbl, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(s.Files))
+	for i, f := range s.Files {
+		if out[i], err = codec.EncodeDataFile(f, tbl.Spec(), tbl.Schema(), tbl.Metadata().Version()); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", f.FilePath(), err)
+		}
+	}
+	return out, nil
+}
+
+// DecodeStaged decodes files encoded by EncodeStaged.
+func (w *Warehouse) DecodeStaged(ctx context.Context, enc [][]byte) (StagedFiles, error) {
+	tbl, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		return StagedFiles{}, err
+	}
+	var s StagedFiles
+	for _, b := range enc {
+		f, err := codec.DecodeDataFile(b, tbl.Spec(), tbl.Schema(), tbl.Metadata().Version())
+		if err != nil {
+			return StagedFiles{}, fmt.Errorf("decode staged file: %w", err)
+		}
+		s.Files = append(s.Files, f)
+		s.Rows += f.Count()
+	}
+	return s, nil
+}

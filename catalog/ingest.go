@@ -1,0 +1,183 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+)
+
+// Source is one named input of an ingest: its batches in any schema that
+// conforms to the table (columns matched by name, numbers and timestamps
+// cast). Ingest does not release the batches the iterator yields; a
+// producer that hands over fresh batches releases them after yield returns.
+type Source struct {
+	Name    string // file name or "flight": used in errors and the snapshot summary
+	Batches iter.Seq2[arrow.RecordBatch, error]
+}
+
+// SourceError is the failure of one ingest source; Row is set (RowError)
+// when a value is at fault.
+type SourceError struct {
+	Source string
+	Err    error
+}
+
+func (e *SourceError) Error() string { return e.Source + ": " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// IngestStats summarises a commit.
+type IngestStats struct {
+	Rows       int64
+	Files      int // data files added
+	SnapshotID int64
+	Elapsed    time.Duration
+}
+
+// Ingest appends every source to table name in one transaction: either all
+// rows of all sources are committed or none (a failing source leaves the
+// table as it was; the data files written before the failure are removed).
+// Known tables are created on first use. symbol and the table's time column
+// are required in every row.
+func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) (IngestStats, error) {
+	start := time.Now()
+	tbl, err := w.Table(ctx, name)
+	if err != nil {
+		return IngestStats{}, err
+	}
+	target, err := arrowSchema(tbl)
+	if err != nil {
+		return IngestStats{}, fmt.Errorf("table %s: %w", name, err)
+	}
+	var required []string
+	if def, ok := KnownTables[name]; ok {
+		required = []string{ColSymbol, def.TimeColumn}
+	}
+	var failed error
+	var rows int64
+	batches := func(yield func(arrow.RecordBatch, error) bool) {
+		for _, src := range sources {
+			c := &conformer{target: target, requiredCols: required, mem: w.mem}
+			for rec, err := range src.Batches {
+				if err == nil {
+					rec, err = c.conform(ctx, rec)
+				}
+				if err != nil {
+					failed = &SourceError{Source: src.Name, Err: err}
+					yield(nil, failed)
+					return
+				}
+				rows += rec.NumRows()
+				if !yield(rec, nil) {
+					return
+				}
+			}
+		}
+	}
+	names := make([]string, len(sources))
+	for i, s := range sources {
+		names[i] = s.Name
+	}
+	files, err := w.writeFiles(ctx, tbl, target, batches)
+	if err != nil {
+		if failed != nil {
+			err = failed
+		}
+		return IngestStats{}, fmt.Errorf("ingest into %s: %w", name, err)
+	}
+	snap, err := w.commit(ctx, tbl, nil, files, iceberg.Properties{
+		"fdag.operation": "ingest",
+		"fdag.sources":   truncate(fmt.Sprint(names), 1000),
+	})
+	if err != nil {
+		return IngestStats{}, fmt.Errorf("ingest into %s: %w", name, err)
+	}
+	st := IngestStats{Rows: rows, Files: len(files), SnapshotID: snap, Elapsed: time.Since(start)}
+	w.log.Info("ingest committed", "table", name, "sources", len(sources), "rows", rows, "files", len(files),
+		"elapsed", st.Elapsed.Round(time.Millisecond))
+	return st, nil
+}
+
+// arrowSchema is the Arrow schema of a table, with Iceberg field ids.
+func arrowSchema(tbl *table.Table) (*arrow.Schema, error) {
+	return table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+}
+
+// writeFiles writes the batches as Parquet data files of tbl (split by
+// partition) without committing them: the worker half of a write. On error
+// the files already written are removed.
+func (w *Warehouse) writeFiles(ctx context.Context, tbl *table.Table, schema *arrow.Schema, batches iter.Seq2[arrow.RecordBatch, error]) ([]iceberg.DataFile, error) {
+	var files []iceberg.DataFile
+	for df, err := range table.WriteRecords(ctx, tbl, schema, batches) {
+		if err != nil {
+			w.removeFiles(ctx, tbl, files)
+			return nil, err
+		}
+		files = append(files, df)
+	}
+	return files, nil
+}
+
+// removeFiles deletes uncommitted data files, best effort.
+func (w *Warehouse) removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) {
+	if len(files) == 0 {
+		return
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		w.log.Warn("cannot remove uncommitted files", "table", tbl.Identifier(), "err", err)
+		return
+	}
+	for _, f := range files {
+		if err := fs.Remove(f.FilePath()); err != nil {
+			w.log.Warn("cannot remove uncommitted file", "file", f.FilePath(), "err", err)
+		}
+	}
+}
+
+// commit deletes the rows matching del (nil: none) and adds files in one
+// transaction; it returns the new snapshot id. The files are removed when
+// the commit fails.
+func (w *Warehouse) commit(ctx context.Context, tbl *table.Table, del iceberg.BooleanExpression, files []iceberg.DataFile, props iceberg.Properties) (int64, error) {
+	tx := tbl.NewTransaction()
+	if del != nil {
+		if err := tx.Delete(ctx, del, props); err != nil {
+			w.removeFiles(ctx, tbl, files)
+			return 0, fmt.Errorf("delete %s: %w", del, err)
+		}
+	}
+	if len(files) > 0 {
+		if err := tx.AddDataFiles(ctx, files, props); err != nil {
+			w.removeFiles(ctx, tbl, files)
+			return 0, fmt.Errorf("add %d data files: %w", len(files), err)
+		}
+	}
+	if del == nil && len(files) == 0 {
+		return currentSnapshotID(tbl), nil
+	}
+	out, err := tx.Commit(ctx)
+	if err != nil {
+		w.removeFiles(ctx, tbl, files)
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return currentSnapshotID(out), nil
+}
+
+func currentSnapshotID(tbl *table.Table) int64 {
+	if s := tbl.CurrentSnapshot(); s != nil {
+		return s.SnapshotID
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..." + strconv.Itoa(len(s)-n) + " more bytes"
+}

@@ -1,0 +1,113 @@
+package catalog
+
+import (
+	"strconv"
+
+	"github.com/apache/iceberg-go"
+)
+
+// Table names.
+const (
+	TradesTable   = "cdm_trade_enriched"
+	FeaturesTable = "ft_features"
+)
+
+// Column names shared by the tables.
+const (
+	ColSymbol    = "symbol"
+	ColEventTime = "event_time"
+	ColTradeID   = "trade_id"
+	ColTimestamp = "timestamp"
+)
+
+// TableDef is the schema and partitioning of a table fdag creates.
+type TableDef struct {
+	Schema *iceberg.Schema
+	// Partition lists (source column, transform) pairs.
+	Partition []PartitionField
+	// TimeColumn is the event-time column (timestamptz, microseconds).
+	TimeColumn string
+}
+
+// PartitionField is one field of a partition spec.
+type PartitionField struct {
+	Column    string
+	Transform iceberg.Transform
+}
+
+func (d TableDef) spec() (iceberg.PartitionSpec, error) {
+	var opts []iceberg.PartitionOption
+	for _, p := range d.Partition {
+		name := p.Column
+		if _, ok := p.Transform.(iceberg.IdentityTransform); !ok {
+			name = p.Column + "_" + p.Transform.String()
+		}
+		f, _ := d.Schema.FindFieldByName(p.Column)
+		opts = append(opts, iceberg.AddPartitionFieldBySourceID(f.ID, name, p.Transform, d.Schema, nil))
+	}
+	return iceberg.NewPartitionSpecOpts(opts...)
+}
+
+func opt(id int, name string, t iceberg.Type, doc string) iceberg.NestedField {
+	return iceberg.NestedField{ID: id, Name: name, Type: t, Doc: doc}
+}
+
+var tsTZ = iceberg.PrimitiveTypes.TimestampTz
+
+// TradeSchema is cdm_trade_enriched: one row per trade. trade_id is the
+// exchange's trade id as int64 (Binance, Tardis and the synthetic feed all
+// use integer ids; a feed with string ids would hash or number them at
+// ingest). side is the taker (aggressor) side, "buy" or "sell". All columns
+// are optional in Iceberg terms, so every writer's Arrow schema (nullable
+// by default) fits.
+var TradeSchema = iceberg.NewSchema(0,
+	opt(1, ColSymbol, iceberg.PrimitiveTypes.String, "instrument symbol, e.g. BTCUSDT"),
+	opt(2, "venue", iceberg.PrimitiveTypes.String, "exchange, e.g. binance"),
+	opt(3, ColEventTime, tsTZ, "exchange trade time, UTC, microseconds"),
+	opt(4, "trade_price", iceberg.PrimitiveTypes.Float64, "price"),
+	opt(5, "trade_size", iceberg.PrimitiveTypes.Float64, "quantity in the base asset"),
+	opt(6, "side", iceberg.PrimitiveTypes.String, "taker side: buy or sell"),
+	opt(7, ColTradeID, iceberg.PrimitiveTypes.Int64, "exchange trade id"),
+)
+
+// FeatureSchema is ft_features, the narrow schema of DESIGN.md.
+var FeatureSchema = iceberg.NewSchema(0,
+	opt(1, ColSymbol, iceberg.PrimitiveTypes.String, "instrument symbol"),
+	opt(2, "feature_name", iceberg.PrimitiveTypes.String, "feature name of the request"),
+	opt(3, "feature_version", iceberg.PrimitiveTypes.String, "feature version, default v1.0"),
+	opt(4, "feature_id", iceberg.PrimitiveTypes.String, "stable hash of name, version and canonical formula"),
+	opt(5, ColTimestamp, tsTZ, "event time of the row the value belongs to"),
+	opt(6, "feature_namespace", iceberg.PrimitiveTypes.String, "category, default signal"),
+	opt(7, "feature_value_numeric", iceberg.PrimitiveTypes.Float64, "scalar value"),
+	opt(8, "feature_value_json", iceberg.PrimitiveTypes.String, "complex value or error detail as JSON"),
+	opt(9, "feature_value_array", &iceberg.ListType{ElementID: 12, Element: iceberg.PrimitiveTypes.Float64}, "vector value"),
+	opt(10, "status", iceberg.PrimitiveTypes.String, "success, error or partial"),
+	opt(11, "processed_time", tsTZ, "when the value was computed"),
+)
+
+// KnownTables are the tables fdag creates on first write, by name.
+//
+// cdm_trade_enriched is partitioned by identity(symbol) and day(event_time):
+// a read for a few symbols and days opens only their files.
+//
+// ft_features is partitioned by identity(feature_name) and day(timestamp):
+// the documented query filters by feature_name, and a re-run replaces one
+// (feature, day) range by dropping whole files; rows inside each file are
+// sorted by (symbol, timestamp) for the join. docs/warehouse.md measures it.
+var KnownTables = map[string]TableDef{
+	TradesTable: {
+		Schema:     TradeSchema,
+		Partition:  []PartitionField{{ColSymbol, iceberg.IdentityTransform{}}, {ColEventTime, iceberg.DayTransform{}}},
+		TimeColumn: ColEventTime,
+	},
+	FeaturesTable: {
+		Schema:     FeatureSchema,
+		Partition:  []PartitionField{{"feature_name", iceberg.IdentityTransform{}}, {ColTimestamp, iceberg.DayTransform{}}},
+		TimeColumn: ColTimestamp,
+	},
+}
+
+func parseInt64(s string) int64 {
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return v
+}

@@ -1,0 +1,434 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/featuredag/fdag/ir"
+)
+
+// SourceRequest mirrors the original _read_source_tables(schema_name,
+// tables, symbol, start_time, end_time) for one table of the warehouse's
+// namespace.
+type SourceRequest struct {
+	Table   string   // default cdm_trade_enriched
+	Symbols []string // empty: every symbol
+	// Start and End bound the rows to compute, [Start, End). A zero Start
+	// reads from the beginning (no warmup); a zero End reads to the end.
+	Start, End time.Time
+	// Columns projects the read; the symbol, time and trade_id columns are
+	// always added (they order the rows). nil reads every column.
+	Columns []string
+	// Lookback is the history the computation needs before Start
+	// (ir.Plan.MaxLookback): Dur before Start, and Rows more rows of the
+	// same symbol before that, however far back they are.
+	Lookback ir.Lookback
+}
+
+// SourceData is the result of ReadSource. Table holds the warmup rows and
+// the requested rows, sorted by symbol, time and trade_id (stable, so the
+// order is reproducible whatever the file layout); Warmup[i] is true for
+// the rows before Start, which feed the windows but are not output (the
+// same as time < Start). The caller releases Table.
+type SourceData struct {
+	Table      arrow.Table
+	Warmup     []bool
+	WarmupRows int64
+}
+
+// Release frees the table.
+func (s *SourceData) Release() {
+	if s != nil && s.Table != nil {
+		s.Table.Release()
+		s.Table = nil
+	}
+}
+
+// maxWarmupStep bounds the doubling step back in time when looking for row
+// warmup; the search always ends at the symbol's earliest file.
+const firstWarmupStep = 24 * time.Hour
+
+// ReadSource reads a source table with pushdown (symbols and [Start, End)
+// prune partitions and files, the projection prunes columns) plus the
+// warmup that req.Lookback needs before Start.
+//
+// Duration warmup reads [Start - Dur, Start). Row warmup needs the last
+// Rows rows of each symbol before Start - Dur even across quiet periods
+// (weekends, delistings): it steps back a day, then doubles the step,
+// counting rows with a time-only projection, until it has enough rows or
+// passes the symbol's earliest data file (from the file statistics), then
+// reads the needed range once with the full projection.
+func (w *Warehouse) ReadSource(ctx context.Context, req SourceRequest) (*SourceData, error) {
+	if req.Table == "" {
+		req.Table = TradesTable
+	}
+	tbl, err := w.LoadTable(ctx, req.Table)
+	if err != nil {
+		return nil, err
+	}
+	timeCol := ColEventTime
+	if def, ok := KnownTables[req.Table]; ok {
+		timeCol = def.TimeColumn
+	}
+	cols, err := projection(tbl.Schema(), req.Columns, timeCol)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", req.Table, err)
+	}
+	r := &sourceReader{w: w, tbl: tbl, name: req.Table, timeCol: timeCol, cols: cols}
+
+	main, err := r.read(ctx, req.Symbols, req.Start, req.End)
+	if err != nil {
+		return nil, err
+	}
+	parts := []arrow.Table{main}
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	if !req.Start.IsZero() && !req.Lookback.IsZero() && main.NumRows() > 0 {
+		syms := req.Symbols
+		if len(syms) == 0 {
+			syms = distinctStrings(main, ColSymbol)
+		}
+		for _, sym := range syms {
+			t, err := r.warmup(ctx, sym, req.Start, req.Lookback)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, t)
+		}
+	}
+	out, err := sortedConcat(ctx, w, parts, timeCol)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", req.Table, err)
+	}
+	data := &SourceData{Table: out, Warmup: make([]bool, out.NumRows())}
+	if !req.Start.IsZero() {
+		startUS := req.Start.UnixMicro()
+		i := 0
+		for _, c := range out.Column(out.Schema().FieldIndices(timeCol)[0]).Data().Chunks() {
+			ts := c.(*array.Timestamp).TimestampValues()
+			for _, v := range ts {
+				if int64(v) < startUS {
+					data.Warmup[i] = true
+					data.WarmupRows++
+				}
+				i++
+			}
+		}
+	}
+	w.log.Debug("source read", "table", req.Table, "symbols", len(req.Symbols), "rows", out.NumRows(),
+		"warmup_rows", data.WarmupRows, "lookback", req.Lookback.String())
+	return data, nil
+}
+
+// projection returns the columns to read: the requested ones (unknown
+// names are an error) plus symbol, time and trade_id when the table has
+// them.
+func projection(sc *iceberg.Schema, want []string, timeCol string) ([]string, error) {
+	if want == nil {
+		var all []string
+		for _, f := range sc.Fields() {
+			all = append(all, f.Name)
+		}
+		return all, nil
+	}
+	var cols []string
+	for _, c := range append([]string{ColSymbol, timeCol, ColTradeID}, want...) {
+		if _, ok := sc.FindFieldByName(c); !ok {
+			if c == ColTradeID {
+				continue
+			}
+			return nil, fmt.Errorf("no column %q (columns: %s)", c, schemaNames(sc))
+		}
+		if !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	return cols, nil
+}
+
+func schemaNames(sc *iceberg.Schema) string {
+	var names []string
+	for _, f := range sc.Fields() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+type sourceReader struct {
+	w       *Warehouse
+	tbl     *table.Table
+	name    string
+	timeCol string
+	cols    []string
+}
+
+// filter is symbol IN syms AND lo <= time < hi; zero bounds are open.
+func (r *sourceReader) filter(syms []string, lo, hi time.Time) iceberg.BooleanExpression {
+	var f iceberg.BooleanExpression = iceberg.AlwaysTrue{}
+	switch len(syms) {
+	case 0:
+	case 1:
+		f = iceberg.EqualTo(iceberg.Reference(ColSymbol), syms[0])
+	default:
+		f = iceberg.IsIn(iceberg.Reference(ColSymbol), syms...)
+	}
+	if !lo.IsZero() {
+		f = iceberg.NewAnd(f, iceberg.GreaterThanEqual(iceberg.Reference(r.timeCol), iceberg.Timestamp(lo.UnixMicro())))
+	}
+	if !hi.IsZero() {
+		f = iceberg.NewAnd(f, iceberg.LessThan(iceberg.Reference(r.timeCol), iceberg.Timestamp(hi.UnixMicro())))
+	}
+	return f
+}
+
+// read scans the rows of syms in [lo, hi) with the projection.
+func (r *sourceReader) read(ctx context.Context, syms []string, lo, hi time.Time) (arrow.Table, error) {
+	return r.scan(ctx, r.filter(syms, lo, hi), r.cols)
+}
+
+func (r *sourceReader) scan(ctx context.Context, f iceberg.BooleanExpression, cols []string) (arrow.Table, error) {
+	scan := r.tbl.Scan(table.WithRowFilter(f), table.WithSelectedFields(cols...))
+	defer scan.Close()
+	t, err := scan.ToArrowTable(compute.WithAllocator(ctx, r.w.mem))
+	if err != nil {
+		return nil, fmt.Errorf("read %s where %s: %w", r.name, f, err)
+	}
+	return t, nil
+}
+
+// warmup returns the rows of sym before start that lb needs.
+func (r *sourceReader) warmup(ctx context.Context, sym string, start time.Time, lb ir.Lookback) (arrow.Table, error) {
+	from := start.Add(-time.Duration(lb.Dur))
+	if lb.Rows > 0 {
+		cut, err := r.rowCut(ctx, sym, from, lb.Rows)
+		if err != nil {
+			return nil, err
+		}
+		if !cut.IsZero() && cut.Before(from) {
+			from = cut
+		}
+	}
+	return r.read(ctx, []string{sym}, from, start)
+}
+
+// rowCut returns the time of the n-th row of sym before before (counting
+// back), or the earliest time of sym when it has fewer rows; zero when
+// there are none.
+func (r *sourceReader) rowCut(ctx context.Context, sym string, before time.Time, n int) (time.Time, error) {
+	earliest, ok, err := r.earliest(ctx, sym, before)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	var times []int64 // collected newest chunk first
+	hi := before
+	step := firstWarmupStep
+	for {
+		lo := hi.Add(-step)
+		t, err := r.scan(ctx, r.filter([]string{sym}, lo, hi), []string{ColSymbol, r.timeCol})
+		if err != nil {
+			return time.Time{}, err
+		}
+		chunk := timeValues(t, r.timeCol)
+		t.Release()
+		slices.Sort(chunk)
+		times = append(chunk, times...)
+		if len(times) >= n || !lo.After(earliest) {
+			break
+		}
+		hi, step = lo, step*2
+	}
+	if len(times) == 0 {
+		return time.Time{}, nil
+	}
+	k := max(len(times)-n, 0)
+	r.w.log.Debug("row warmup", slog.String("symbol", sym), slog.Int("rows", n), slog.Int("found", len(times)))
+	return time.UnixMicro(times[k]).UTC(), nil
+}
+
+// earliest returns the smallest time of sym before before, from the lower
+// bounds of the data files' statistics.
+func (r *sourceReader) earliest(ctx context.Context, sym string, before time.Time) (time.Time, bool, error) {
+	f := r.filter([]string{sym}, time.Time{}, before)
+	scan := r.tbl.Scan(table.WithRowFilter(f), table.WithSelectedFields(ColSymbol, r.timeCol))
+	defer scan.Close()
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("plan %s where %s: %w", r.name, f, err)
+	}
+	field, _ := r.tbl.Schema().FindFieldByName(r.timeCol)
+	var lo int64
+	found := false
+	for _, t := range tasks {
+		b, ok := t.File.LowerBoundValues()[field.ID]
+		if !ok || len(b) != 8 {
+			return time.Unix(0, 0), true, nil // no statistics: search back to the epoch
+		}
+		v := int64(binary.LittleEndian.Uint64(b))
+		if !found || v < lo {
+			lo, found = v, true
+		}
+	}
+	return time.UnixMicro(lo).UTC(), found, nil
+}
+
+func timeValues(t arrow.Table, col string) []int64 {
+	idx := t.Schema().FieldIndices(col)
+	out := make([]int64, 0, t.NumRows())
+	for _, c := range t.Column(idx[0]).Data().Chunks() {
+		ts := c.(*array.Timestamp)
+		for i, v := range ts.TimestampValues() {
+			if ts.IsValid(i) {
+				out = append(out, int64(v))
+			}
+		}
+	}
+	return out
+}
+
+func distinctStrings(t arrow.Table, col string) []string {
+	idx := t.Schema().FieldIndices(col)
+	if len(idx) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range t.Column(idx[0]).Data().Chunks() {
+		s := c.(*array.String)
+		for i := 0; i < s.Len(); i++ {
+			if v := s.Value(i); s.IsValid(i) && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sortedConcat concatenates tables of one schema and sorts the rows by
+// symbol, time and trade_id (when present), stably.
+func sortedConcat(ctx context.Context, w *Warehouse, parts []arrow.Table, timeCol string) (arrow.Table, error) {
+	schema := parts[0].Schema()
+	var n int64
+	for _, p := range parts {
+		if !p.Schema().Equal(schema) {
+			return nil, fmt.Errorf("warmup read schema %s differs from %s", p.Schema(), schema)
+		}
+		n += p.NumRows()
+	}
+	cols := make([]arrow.Array, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i := range cols {
+		var chunks []arrow.Array
+		for _, p := range parts {
+			chunks = append(chunks, p.Column(i).Data().Chunks()...)
+		}
+		if len(chunks) == 0 {
+			cols[i] = array.MakeArrayOfNull(w.mem, schema.Field(i).Type, 0)
+			continue
+		}
+		c, err := array.Concatenate(chunks, w.mem)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = c
+	}
+	key := func(name string) arrow.Array {
+		if idx := schema.FieldIndices(name); len(idx) > 0 {
+			return cols[idx[0]]
+		}
+		return nil
+	}
+	var sym *array.String
+	if a := key(ColSymbol); a != nil {
+		sym = a.(*array.String)
+	}
+	ts := key(timeCol).(*array.Timestamp).TimestampValues()
+	var ids []int64
+	if a, ok := key(ColTradeID).(*array.Int64); ok {
+		ids = a.Int64Values()
+	}
+	less := func(i, j int) int {
+		if sym != nil {
+			if c := strings.Compare(sym.Value(i), sym.Value(j)); c != 0 {
+				return c
+			}
+		}
+		if c := cmp.Compare(ts[i], ts[j]); c != 0 {
+			return c
+		}
+		if ids != nil {
+			return cmp.Compare(ids[i], ids[j])
+		}
+		return 0
+	}
+	order := make([]int, n)
+	sorted := true
+	for i := range order {
+		order[i] = i
+		if i > 0 && sorted && less(i-1, i) > 0 {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(order, less)
+	}
+	var idx arrow.Array
+	if !sorted {
+		idxB := array.NewInt64Builder(w.mem)
+		idxB.Reserve(len(order))
+		for _, o := range order {
+			idxB.UnsafeAppend(int64(o))
+		}
+		idx = idxB.NewArray()
+		idxB.Release()
+		defer idx.Release()
+	}
+	outCols := make([]arrow.Column, len(cols))
+	for i, c := range cols {
+		arr := c
+		if !sorted {
+			taken, err := compute.TakeArray(compute.WithAllocator(ctx, w.mem), c, idx)
+			if err != nil {
+				for _, oc := range outCols[:i] {
+					oc.Release()
+				}
+				return nil, err
+			}
+			arr = taken
+		} else {
+			arr.Retain()
+		}
+		ch := arrow.NewChunked(arr.DataType(), []arrow.Array{arr})
+		arr.Release()
+		outCols[i] = *arrow.NewColumn(schema.Field(i), ch)
+		ch.Release()
+	}
+	defer func() {
+		for i := range outCols {
+			outCols[i].Release()
+		}
+	}()
+	return array.NewTable(schema, outCols, n), nil
+}
