@@ -70,7 +70,9 @@ var TradeSchema = iceberg.NewSchema(0,
 	opt(7, ColTradeID, iceberg.PrimitiveTypes.Int64, "exchange trade id"),
 )
 
-// FeatureSchema is ft_features, the narrow schema of DESIGN.md.
+// FeatureSchema is ft_features, the narrow schema of DESIGN.md. Field ids
+// are numbered as the catalog assigns them on creation (depth first: the
+// list element takes 10).
 var FeatureSchema = iceberg.NewSchema(0,
 	opt(1, ColSymbol, iceberg.PrimitiveTypes.String, "instrument symbol"),
 	opt(2, "feature_name", iceberg.PrimitiveTypes.String, "feature name of the request"),
@@ -80,9 +82,9 @@ var FeatureSchema = iceberg.NewSchema(0,
 	opt(6, "feature_namespace", iceberg.PrimitiveTypes.String, "category, default signal"),
 	opt(7, "feature_value_numeric", iceberg.PrimitiveTypes.Float64, "scalar value"),
 	opt(8, "feature_value_json", iceberg.PrimitiveTypes.String, "complex value or error detail as JSON"),
-	opt(9, "feature_value_array", &iceberg.ListType{ElementID: 12, Element: iceberg.PrimitiveTypes.Float64}, "vector value"),
-	opt(10, "status", iceberg.PrimitiveTypes.String, "success, error or partial"),
-	opt(11, "processed_time", tsTZ, "when the value was computed"),
+	opt(9, "feature_value_array", &iceberg.ListType{ElementID: 10, Element: iceberg.PrimitiveTypes.Float64}, "vector value"),
+	opt(11, "status", iceberg.PrimitiveTypes.String, "success, error or partial"),
+	opt(12, "processed_time", tsTZ, "when the value was computed"),
 )
 
 // KnownTables are the tables fdag creates on first write, by name.

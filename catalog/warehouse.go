@@ -19,7 +19,8 @@ import (
 	_ "github.com/apache/iceberg-go/catalog/sql"  // registers the "sql" catalog type
 	_ "github.com/apache/iceberg-go/io/gocloud/s3"
 	"github.com/apache/iceberg-go/table"
-	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
@@ -217,14 +218,16 @@ func ensureBucket(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("warehouse %s: %w", cfg.Warehouse, err)
 	}
 	bucket := u.Host
-	client := s3.New(s3.Options{
-		Region:       cfg.S3.Region,
-		UsePathStyle: true,
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: cfg.S3.AccessKeyID, SecretAccessKey: cfg.S3.SecretAccessKey,
-				SessionToken: cfg.S3.SessionToken}, nil
-		}),
-		BaseEndpoint: nilIfEmpty(cfg.S3.Endpoint),
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.S3.Region))
+	if err != nil {
+		return fmt.Errorf("warehouse %s: AWS configuration: %w", cfg.Warehouse, err)
+	}
+	if cfg.S3.AccessKeyID != "" {
+		awsCfg.Credentials = credentials.NewStaticCredentialsProvider(cfg.S3.AccessKeyID, cfg.S3.SecretAccessKey, cfg.S3.SessionToken)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.UsePathStyle = true
+		o.BaseEndpoint = nilIfEmpty(cfg.S3.Endpoint)
 	})
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err == nil {
 		return nil
