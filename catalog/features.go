@@ -416,3 +416,15 @@ func (w *Warehouse) DecodeStaged(ctx context.Context, enc [][]byte) (StagedFiles
 	}
 	return s, nil
 }
+
+// DiscardStaged removes staged files that will not be committed.
+func (w *Warehouse) DiscardStaged(ctx context.Context, staged ...StagedFiles) {
+	tbl, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		w.log.Warn("cannot discard staged files", "err", err)
+		return
+	}
+	for _, s := range staged {
+		w.removeFiles(ctx, tbl, s.Files)
+	}
+}

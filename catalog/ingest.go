@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,7 +29,13 @@ type SourceError struct {
 	Err    error
 }
 
-func (e *SourceError) Error() string { return e.Source + ": " + e.Err.Error() }
+func (e *SourceError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.Source) {
+		return msg // the reader already names the file (and line)
+	}
+	return e.Source + ": " + msg
+}
 func (e *SourceError) Unwrap() error { return e.Err }
 
 // IngestStats summarises a commit.

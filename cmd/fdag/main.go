@@ -2,7 +2,9 @@
 //
 //	fdag compute   --input FILE --features FILE --output FILE
 //	fdag explain   [--features FILE] [--dot] [FORMULA...]
-//	fdag demo-data --out DIR [--rows N]
+//	fdag demo-data --out DIR [--rows N] | --project DIR
+//	fdag ingest    [--table T] [--project DIR] FILE...
+//	fdag run       --project DIR --features FILE --symbols A,B --start T --end T
 //
 // Run `fdag COMMAND --help` for each command's flags and examples.
 package main
@@ -34,6 +36,8 @@ var commands = []command{
 	{"compute", "compute features of a table into a wide table", runCompute},
 	{"explain", "show the compiled feature DAG (text or Graphviz)", runExplain},
 	{"demo-data", "write deterministic synthetic trades", runDemoData},
+	{"ingest", "append trade files (Parquet, CSV, Binance dumps) to a warehouse table", runIngest},
+	{"run", "compute features from the warehouse and write ft_features", runRun},
 }
 
 func main() {

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/featuredag/fdag/catalog"
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/ir"
+)
+
+const runExamples = `  fdag run --project . --features testdata/features/demo.yaml \
+      --symbols BTCUSDT,ETHUSDT --start 2024-01-02 --end 2024-01-04
+  fdag run --feature 'ret_1=log(close) - log(lag(close, 1))' --symbols BTCUSDT \
+      --start 2024-01-02T06:00:00Z --end 2024-01-02T12:00:00Z --shard 1h
+`
+
+// runRun is the sequential batch run of DESIGN.md: for each (symbol,
+// shard) it reads the source with the warmup the features need, computes,
+// keeps the shard's rows and stages them as ft_features data files; one
+// transaction then replaces the earlier rows of the same features,
+// symbols and range with all staged files.
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", "(--features FILE | --feature NAME=FORMULA...) --symbols A,B --start T --end T [flags]",
+		runExamples, stderr)
+	var (
+		project     = fs.String("project", ".", "project `DIR` holding fdag.yaml, FeatureType YAML files and the embedded warehouse")
+		featureFile = fs.String("features", "", "feature specs, a YAML or JSON `FILE`")
+		symbols     = fs.String("symbols", "", "comma-separated `symbols` (required)")
+		startFlag   = fs.String("start", "", "start `time` (RFC 3339 or YYYY-MM-DD, UTC), inclusive (required)")
+		endFlag     = fs.String("end", "", "end `time`, exclusive (required)")
+		shard       = fs.Duration("shard", 24*time.Hour, "shard `length`: each (symbol, shard) is read and computed on its own")
+		source      = fs.String("source", catalog.TradesTable, "source `table`")
+		features    listFlag
+		aliases     listFlag
+	)
+	fs.Var(&features, "feature", "inline feature `NAME=FORMULA` (repeatable)")
+	fs.Var(&aliases, "alias", "column alias `NAME=COLUMN` (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var syms []string
+	for _, s := range strings.Split(*symbols, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			syms = append(syms, s)
+		}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("unexpected arguments %q", fs.Args())
+	case len(syms) == 0:
+		return usagef("--symbols is required")
+	case *featureFile == "" && len(features) == 0:
+		return usagef("give --features FILE or at least one --feature NAME=FORMULA")
+	case *shard <= 0:
+		return usagef("--shard must be positive")
+	}
+	start, err := parseTime("start", *startFlag)
+	if err != nil {
+		return err
+	}
+	end, err := parseTime("end", *endFlag)
+	if err != nil {
+		return err
+	}
+	if !start.Before(end) {
+		return usagef("--start %s is not before --end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	specs, err := loadSpecs(*featureFile, features)
+	if err != nil {
+		return err
+	}
+	aliasMap, err := aliasFlags(aliases)
+	if err != nil {
+		return err
+	}
+	reg, err := loadRegistry(*project)
+	if err != nil {
+		return err
+	}
+	mem := memory.DefaultAllocator
+	w, err := catalog.OpenProject(ctx, *project, catalog.Options{Mem: mem})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	src, err := w.LoadTable(ctx, *source)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNoTable) {
+			return fmt.Errorf("%w (ingest trades first: fdag ingest or fdag demo-data --project)", err)
+		}
+		return err
+	}
+	var cols []string
+	for _, f := range src.Schema().Fields() {
+		cols = append(cols, f.Name)
+	}
+	plan := ir.Compile(specs, ir.Options{Registry: reg, Aliases: aliasMap, SourceColumns: cols})
+	if len(plan.Failed()) == len(plan.Features) {
+		return fmt.Errorf("no feature can be computed:\n%w", plan.Err())
+	}
+	lookback := plan.MaxLookback()
+	scope := catalog.FeatureScope{Symbols: syms, Start: start, End: end}
+	for _, f := range plan.Features {
+		s := f.Spec.WithDefaults()
+		scope.Features = append(scope.Features, catalog.FeatureKey{Name: s.Name, Version: s.Version})
+	}
+
+	began := time.Now()
+	var staged []catalog.StagedFiles
+	var srcRows, warmRows int64
+	var statuses []compute.FeatureStatus
+	for _, sym := range syms {
+		for lo := start; lo.Before(end); lo = lo.Add(*shard) {
+			hi := lo.Add(*shard)
+			if hi.After(end) {
+				hi = end
+			}
+			s, st, n, warm, err := runShard(ctx, w, specs, plan, sym, lo, hi, lookback, *source, compute.Options{
+				Aliases: aliasMap, Registry: reg, Mem: mem})
+			if err != nil {
+				w.DiscardStaged(ctx, staged...)
+				return fmt.Errorf("%s [%s, %s): %w", sym, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
+			}
+			srcRows += n
+			warmRows += warm
+			if st != nil {
+				statuses = st
+			}
+			staged = append(staged, s)
+		}
+	}
+	computed := time.Since(began)
+	cs, err := w.CommitFeatures(ctx, scope, staged...)
+	if err != nil {
+		w.DiscardStaged(ctx, staged...)
+		return err
+	}
+	fmt.Fprintf(stdout, "%d ft_features rows (%d features x %d symbols) committed in %d files, snapshot %d\n",
+		cs.Rows, len(plan.Features), len(syms), cs.Files, cs.SnapshotID)
+	fmt.Fprintf(stderr, "fdag run: %d source rows + %d warmup rows, lookback %s; compute+stage %v, commit %v; %.0f narrow rows/s\n",
+		srcRows-warmRows, warmRows, lookback, computed.Round(time.Millisecond), cs.Elapsed.Round(time.Millisecond),
+		float64(cs.Rows)/time.Since(began).Seconds())
+	for _, f := range plan.Failed() {
+		fmt.Fprintf(stderr, "%s\n", f.Err)
+	}
+	printFailures(stderr, runtimeFailures(statuses, plan))
+	return nil
+}
+
+// runShard computes one (symbol, shard) and stages its narrow rows.
+func runShard(ctx context.Context, w *catalog.Warehouse, specs []ir.Spec, plan *ir.Plan, sym string, lo, hi time.Time,
+	lookback ir.Lookback, source string, opts compute.Options) (catalog.StagedFiles, []compute.FeatureStatus, int64, int64, error) {
+	data, err := w.ReadSource(ctx, catalog.SourceRequest{Table: source, Symbols: []string{sym}, Start: lo, End: hi,
+		Columns: plan.SourceColumns(), Lookback: lookback})
+	if err != nil {
+		return catalog.StagedFiles{}, nil, 0, 0, err
+	}
+	defer data.Release()
+	if data.Table.NumRows() == data.WarmupRows {
+		return catalog.StagedFiles{}, nil, 0, 0, nil // no trades in the shard
+	}
+	res, err := compute.ComputeFeatures(ctx, specs, []compute.Frame{{Name: source, Table: data.Table}}, opts)
+	if err != nil {
+		return catalog.StagedFiles{}, nil, 0, 0, err
+	}
+	defer res.Release()
+	narrow := catalog.WideToNarrow(res.Table, catalog.FeatureInfos(plan, res.Statuses),
+		catalog.NarrowOptions{Start: lo, End: hi, Symbols: []string{sym}, Mem: opts.Mem})
+	staged, err := w.StageFeatures(ctx, narrow)
+	return staged, res.Statuses, data.Table.NumRows(), data.WarmupRows, err
+}
+
+// runtimeFailures are the features that compiled but failed on the data.
+func runtimeFailures(statuses []compute.FeatureStatus, plan *ir.Plan) []compute.FeatureStatus {
+	var out []compute.FeatureStatus
+	for i, s := range statuses {
+		if s.Status != compute.StatusSuccess && i < len(plan.Features) && plan.Features[i].Err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// parseTime accepts RFC 3339 (with or without a zone; none means UTC) and
+// YYYY-MM-DD.
+func parseTime(flagName, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, usagef("--%s is required", flagName)
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usagef("--%s %q: want RFC 3339 (2024-01-02T00:00:00Z) or YYYY-MM-DD", flagName, s)
+}
