@@ -23,12 +23,31 @@ type TableQuery struct {
 	Limit      int64               // 0: no limit
 }
 
-// Filter returns the Iceberg row filter of q for table name.
+// Filter returns the Iceberg row filter of q for table name (one of
+// KnownTables, whose time column it knows; other tables use event_time).
 func (q TableQuery) Filter(name string) iceberg.BooleanExpression {
 	timeCol := ColEventTime
 	if def, ok := KnownTables[name]; ok {
 		timeCol = def.TimeColumn
 	}
+	return q.filterOn(timeCol)
+}
+
+// timeColumnOf is the time column of a table: its definition's, else
+// event_time or timestamp, whichever it has.
+func timeColumnOf(name string, sc *iceberg.Schema) string {
+	if def, ok := KnownTables[name]; ok {
+		return def.TimeColumn
+	}
+	if _, ok := sc.FindFieldByName(ColEventTime); !ok {
+		if _, ok := sc.FindFieldByName(ColTimestamp); ok {
+			return ColTimestamp
+		}
+	}
+	return ColEventTime
+}
+
+func (q TableQuery) filterOn(timeCol string) iceberg.BooleanExpression {
 	var f iceberg.BooleanExpression = iceberg.AlwaysTrue{}
 	and := func(e iceberg.BooleanExpression) { f = iceberg.NewAnd(f, e) }
 	in := func(col string, vals []string) {
@@ -63,7 +82,7 @@ func (w *Warehouse) newScan(ctx context.Context, name string, q TableQuery) (*ta
 	if err != nil {
 		return nil, err
 	}
-	opts := []table.ScanOption{table.WithRowFilter(q.Filter(name))}
+	opts := []table.ScanOption{table.WithRowFilter(q.filterOn(timeColumnOf(name, tbl.Schema())))}
 	if q.Columns != nil {
 		for _, c := range q.Columns {
 			if _, ok := tbl.Schema().FindFieldByName(c); !ok {
@@ -88,7 +107,7 @@ func (w *Warehouse) ReadTable(ctx context.Context, name string, q TableQuery) (a
 	defer scan.Close()
 	t, err := scan.ToArrowTable(compute.WithAllocator(ctx, w.mem))
 	if err != nil {
-		return nil, fmt.Errorf("read %s where %s: %w", name, q.Filter(name), err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return t, nil
 }
@@ -105,7 +124,7 @@ func (w *Warehouse) ScanTable(ctx context.Context, name string, q TableQuery) (*
 	schema, recs, err := scan.ToArrowRecords(compute.WithAllocator(ctx, w.mem))
 	if err != nil {
 		scan.Close()
-		return nil, nil, fmt.Errorf("read %s where %s: %w", name, q.Filter(name), err)
+		return nil, nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	seq := func(yield func(arrow.RecordBatch, error) bool) {
 		defer scan.Close()
