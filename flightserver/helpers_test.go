@@ -36,6 +36,12 @@ type testServer struct {
 
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
+	return startServerWith(t, cfg, Options{})
+}
+
+// startServerWith starts a server with opts; Mem and Logger are the test's.
+func startServerWith(t testing.TB, cfg Config, opts Options) *testServer {
+	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -45,7 +51,8 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	logs := &lockedWriter{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(cfg, Options{Mem: mem, Logger: log})
+	opts.Mem, opts.Logger = mem, log
+	srv, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/ir"
 )
 
@@ -56,6 +57,12 @@ type Options struct {
 	// Registry of FeatureTypes. nil: ir.Builtin() plus the types of
 	// Config.Project.
 	Registry *ir.Registry
+	// Warehouse serves DoGet, DoPut, GetFlightInfo and ListFlights; the
+	// caller keeps it open while the server runs. nil: the warehouse of
+	// Config.Project (fdag.yaml there, else the embedded default), opened
+	// on the first call that needs it and closed by Shutdown; with no
+	// project those calls fail with FailedPrecondition.
+	Warehouse *catalog.Warehouse
 }
 
 // Server is a configured, not yet serving, Flight server.
@@ -77,6 +84,7 @@ type service struct {
 	started   time.Time
 	exchanges chan struct{} // semaphore of running exchanges
 	auth      *authenticator
+	wh        *warehouse
 }
 
 // New builds a server from cfg (defaults applied), loading the project's
@@ -107,6 +115,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		mem: mem, registry: reg, log: log, started: time.Now(),
 		exchanges: make(chan struct{}, cfg.MaxExchanges),
 		auth:      newAuthenticator(cfg.AuthTokens),
+		wh:        &warehouse{project: cfg.Project, opts: catalog.Options{Mem: mem, Logger: log}, wh: opts.Warehouse},
 	}
 	unary := []grpc.UnaryServerInterceptor{svc.logUnary}
 	stream := []grpc.StreamServerInterceptor{svc.logStream}
@@ -181,15 +190,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.grpc.GracefulStop()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		s.log.Warn("drain deadline passed; cancelling in-flight calls")
 		s.grpc.Stop()
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	if cerr := s.svc.wh.close(); cerr != nil {
+		s.log.Warn("closing the warehouse", "error", cerr)
+	}
+	return err
 }
 
 // DrainTimeout is the configured drain deadline for Shutdown.

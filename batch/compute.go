@@ -1,0 +1,165 @@
+// Package batch computes features from the warehouse: one request for some
+// symbols over a time range [Start, End), with the warmup its features
+// need read before Start and dropped from the output, and the split of long
+// requests into (symbol, time) shards that run and are fetched
+// independently.
+package batch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/featuredag/fdag/catalog"
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/ir"
+)
+
+// Request is the features of Symbols over [Start, End), computed from a
+// source table of the warehouse.
+type Request struct {
+	Specs      []ir.Spec
+	Symbols    []string // empty: every symbol of the table
+	Start, End time.Time
+	Source     string            // default catalog.TradesTable
+	Aliases    map[string]string // nil: ir.DefaultAliases
+	Registry   *ir.Registry      // nil: the built-in registry
+	Mem        memory.Allocator  // nil: memory.DefaultAllocator
+}
+
+// Validate checks what can be checked without the warehouse.
+func (r Request) Validate() error {
+	if len(r.Specs) == 0 {
+		return fmt.Errorf("no features requested")
+	}
+	if r.Start.IsZero() || r.End.IsZero() {
+		return fmt.Errorf("start and end are required (the rows to compute are [start, end))")
+	}
+	if !r.End.After(r.Start) {
+		return fmt.Errorf("end %s is not after start %s", r.End.Format(time.RFC3339Nano), r.Start.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+func (r Request) source() string {
+	if r.Source == "" {
+		return catalog.TradesTable
+	}
+	return r.Source
+}
+
+// Plan compiles the request's features against the source table's columns:
+// the plan says which columns to read and how much warmup. It fails only
+// when the source table does not exist (catalog.ErrNoTable, wrapped).
+func (r Request) Plan(ctx context.Context, wh *catalog.Warehouse) (*ir.Plan, *arrow.Schema, error) {
+	tbl, err := wh.LoadTable(ctx, r.source())
+	if err != nil {
+		return nil, nil, err
+	}
+	schema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, false, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("table %s: %w", r.source(), err)
+	}
+	names := make([]string, schema.NumFields())
+	for i, f := range schema.Fields() {
+		names[i] = f.Name
+	}
+	plan := ir.Compile(r.Specs, ir.Options{Registry: r.Registry, Aliases: r.Aliases, SourceColumns: names})
+	return plan, schema, nil
+}
+
+// OutputSchema is the schema Compute's result will have (time, symbol and
+// one float64 column per feature that can run, statuses in the metadata),
+// found without reading data. It fails with compute.NoFeaturesError when no
+// feature can run.
+func (r Request) OutputSchema(ctx context.Context, wh *catalog.Warehouse) (*arrow.Schema, error) {
+	_, schema, err := r.Plan(ctx, wh)
+	if err != nil {
+		return nil, err
+	}
+	s, err := compute.NewStream(r.Specs, schema, r.options())
+	if err != nil {
+		return nil, err
+	}
+	return s.Schema(), nil
+}
+
+func (r Request) options() compute.Options {
+	return compute.Options{
+		TimeColumn: catalog.ColEventTime, SymbolColumn: catalog.ColSymbol,
+		Aliases: r.Aliases, Registry: r.Registry, Mem: r.Mem,
+	}
+}
+
+// Compute reads the source rows of the request's symbols in [Start, End)
+// plus the warmup before Start that the features' lookback needs (pushdown
+// and projection in the catalog), computes the features, and returns the
+// rows in [Start, End) only, ordered by symbol, time and trade id. Failed
+// features are in the statuses, as compute.ComputeFeatures reports them;
+// the error is for the request as a whole (bad request, missing table,
+// no feature can run, cancellation). The caller releases the result.
+func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*compute.Result, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	plan, _, err := req.Plan(ctx, wh)
+	if err != nil {
+		return nil, err
+	}
+	data, err := wh.ReadSource(ctx, catalog.SourceRequest{
+		Table: req.source(), Symbols: req.Symbols, Start: req.Start, End: req.End,
+		Columns: plan.SourceColumns(), Lookback: plan.MaxLookback(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer data.Release()
+	res, err := compute.ComputeFeatures(ctx, req.Specs, []compute.Frame{{Name: req.source(), Table: data.Table}}, req.options())
+	if err != nil {
+		return nil, fmt.Errorf("computing over %s: %w", req.source(), err)
+	}
+	if data.WarmupRows == 0 {
+		return res, nil
+	}
+	out := dropRows(res.Table, data.Warmup)
+	res.Table.Release()
+	res.Table = out
+	return res, nil
+}
+
+// dropRows returns tbl without the rows whose drop flag is set, as
+// zero-copy slices of its chunks.
+func dropRows(tbl arrow.Table, drop []bool) arrow.Table {
+	var keep []arrow.RecordBatch
+	defer func() {
+		for _, r := range keep {
+			r.Release()
+		}
+	}()
+	tr := array.NewTableReader(tbl, -1)
+	defer tr.Release()
+	offset := 0
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		n := int(rec.NumRows())
+		for i := 0; i < n; {
+			if drop[offset+i] {
+				i++
+				continue
+			}
+			j := i
+			for j < n && !drop[offset+j] {
+				j++
+			}
+			keep = append(keep, rec.NewSlice(int64(i), int64(j)))
+			i = j
+		}
+		offset += n
+	}
+	return array.NewTableFromRecords(tbl.Schema(), keep)
+}

@@ -1,0 +1,470 @@
+package flightserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/featuredag/fdag/batch"
+	"github.com/featuredag/fdag/catalog"
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/formula"
+	"github.com/featuredag/fdag/ir"
+)
+
+// The warehouse calls (docs/flight.md): DoGet with a fetch ticket (features
+// computed from a source table, warmup included) or a table ticket (stored
+// rows), GetFlightInfo splitting a fetch into (symbol, shard) endpoints,
+// ListFlights listing the tables, DoPut ingesting batches.
+
+// warehouse opens the project's warehouse on first use, so that a server
+// used only for DoExchange never creates one.
+type warehouse struct {
+	project string
+	opts    catalog.Options
+	mu      sync.Mutex
+	wh      *catalog.Warehouse
+	owned   bool // opened here, closed by close()
+}
+
+func (w *warehouse) get(ctx context.Context) (*catalog.Warehouse, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wh != nil {
+		return w.wh, nil
+	}
+	if w.project == "" {
+		return nil, status.Error(codes.FailedPrecondition, "this server has no warehouse: start fdag-flight with --project DIR")
+	}
+	wh, err := catalog.OpenProject(ctx, w.project, w.opts)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "opening the warehouse of project %s: %v", w.project, err)
+	}
+	w.wh, w.owned = wh, true
+	return wh, nil
+}
+
+func (w *warehouse) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wh != nil && w.owned {
+		err := w.wh.Close()
+		w.wh = nil
+		return err
+	}
+	return nil
+}
+
+// fetchCommand is the feature ticket of DoGet and the command of
+// GetFlightInfo.
+type fetchCommand struct {
+	Features []ir.Spec         `json:"features"`
+	Symbols  []string          `json:"symbols"`
+	Start    string            `json:"start"`
+	End      string            `json:"end"`
+	Source   string            `json:"source"`
+	Shard    string            `json:"shard"` // duration of one endpoint's range, default 1d
+	Aliases  map[string]string `json:"aliases"`
+}
+
+// tableTicket reads stored rows of a table.
+type tableTicket struct {
+	Table   string      `json:"table"`
+	Filter  tableFilter `json:"filter"`
+	Columns []string    `json:"columns"`
+	Limit   int64       `json:"limit"`
+}
+
+type tableFilter struct {
+	Symbols      []string            `json:"symbols"`
+	Start        string              `json:"start"`
+	End          string              `json:"end"`
+	FeatureNames []string            `json:"feature_names"`
+	Equal        map[string][]string `json:"equal"` // string column -> accepted values
+}
+
+// parseTicket decodes a fetch or a table ticket (the one with "table").
+func parseTicket(what string, data []byte) (*fetchCommand, *tableTicket, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "%s: malformed JSON ticket: %s", what, describeJSONError(data, err))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if _, ok := keys["table"]; ok {
+		var t tableTicket
+		if err := dec.Decode(&t); err != nil {
+			return nil, nil, status.Errorf(codes.InvalidArgument, "%s: table ticket: %s", what, describeJSONError(data, err))
+		}
+		if t.Table == "" {
+			return nil, nil, status.Errorf(codes.InvalidArgument, "%s: table ticket: \"table\" is empty", what)
+		}
+		return nil, &t, nil
+	}
+	var c fetchCommand
+	if err := dec.Decode(&c); err != nil {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "%s: fetch ticket: %s", what, describeJSONError(data, err))
+	}
+	if len(c.Features) == 0 {
+		return nil, nil, status.Errorf(codes.InvalidArgument, "%s: the ticket has neither \"table\" (read stored rows) nor \"features\" (compute from %s)", what, catalog.TradesTable)
+	}
+	return &c, nil, nil
+}
+
+func (c *fetchCommand) request(s *service) (batch.Request, error) {
+	req := batch.Request{Specs: c.Features, Symbols: c.Symbols, Source: c.Source, Aliases: c.Aliases, Registry: s.registry, Mem: s.mem}
+	var err error
+	if c.Start == "" || c.End == "" {
+		return req, status.Error(codes.InvalidArgument, "the fetch needs \"start\" and \"end\" (ISO 8601): the rows computed are [start, end)")
+	}
+	if req.Start, err = batch.ParseTime(c.Start); err != nil {
+		return req, status.Errorf(codes.InvalidArgument, "start: %v", err)
+	}
+	if req.End, err = batch.ParseTime(c.End); err != nil {
+		return req, status.Errorf(codes.InvalidArgument, "end: %v", err)
+	}
+	if err := req.Validate(); err != nil {
+		return req, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	return req, nil
+}
+
+func (c *fetchCommand) shard() (time.Duration, error) {
+	if c.Shard == "" {
+		return batch.DefaultShard, nil
+	}
+	ns, err := formula.ParseDuration(c.Shard)
+	if err != nil {
+		return 0, status.Errorf(codes.InvalidArgument, "shard: %v", err)
+	}
+	return time.Duration(ns), nil
+}
+
+// warehouseError maps the warehouse's and batch's errors to statuses.
+func warehouseError(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var nf *compute.NoFeaturesError
+	var se *catalog.SourceError
+	switch {
+	case errors.Is(err, catalog.ErrNoTable):
+		return status.Errorf(codes.NotFound, "%s: %v", what, err)
+	case errors.As(err, &nf):
+		var lines []string
+		for _, st := range nf.Statuses {
+			lines = append(lines, st.Error)
+		}
+		return status.Errorf(codes.InvalidArgument, "%s: no requested feature can be computed:\n%s", what, strings.Join(lines, "\n"))
+	case errors.As(err, &se):
+		return status.Errorf(codes.InvalidArgument, "%s: %v", what, err)
+	}
+	return status.Errorf(codes.Internal, "%s: %v", what, err)
+}
+
+// GetFlightInfo plans a fetch: the output schema and one endpoint per
+// (symbol, shard), each with its own ticket, to be fetched in parallel. A
+// table ticket gets one endpoint with the table's schema.
+func (s *service) GetFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	if desc.GetType() != flight.DescriptorCMD {
+		return nil, status.Error(codes.InvalidArgument, "GetFlightInfo needs a CMD descriptor holding a fetch ticket {\"features\", \"symbols\", \"start\", \"end\"} or a table ticket {\"table\"}")
+	}
+	fetch, tt, err := parseTicket("GetFlightInfo", desc.Cmd)
+	if err != nil {
+		return nil, err
+	}
+	wh, err := s.wh.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tt != nil {
+		infos, err := wh.ListTables(ctx)
+		if err != nil {
+			return nil, warehouseError(ctx, "GetFlightInfo", err)
+		}
+		for _, ti := range infos {
+			if ti.Name == tt.Table {
+				return &flight.FlightInfo{
+					Schema: flight.SerializeSchema(ti.Schema, s.mem), FlightDescriptor: desc,
+					Endpoint: []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: desc.Cmd}}}, TotalRecords: -1, TotalBytes: -1,
+				}, nil
+			}
+		}
+		return nil, status.Errorf(codes.NotFound, "GetFlightInfo: no table %q in the warehouse", tt.Table)
+	}
+	statsFrom(ctx).features = fetch.names()
+	req, err := fetch.request(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Symbols) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "GetFlightInfo: list the \"symbols\" to fetch; endpoints are per (symbol, shard)")
+	}
+	every, err := fetch.shard()
+	if err != nil {
+		return nil, err
+	}
+	schema, err := req.OutputSchema(ctx, wh)
+	if err != nil {
+		return nil, warehouseError(ctx, "GetFlightInfo", err)
+	}
+	shards, err := batch.Split(req.Symbols, req.Start, req.End, every)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "GetFlightInfo: %v", err)
+	}
+	info := &flight.FlightInfo{Schema: flight.SerializeSchema(schema, s.mem), FlightDescriptor: desc, TotalRecords: -1, TotalBytes: -1, Ordered: true}
+	for _, sh := range shards {
+		one := *fetch
+		one.Symbols = []string{sh.Symbol}
+		one.Start, one.End = sh.Start.Format(time.RFC3339Nano), sh.End.Format(time.RFC3339Nano)
+		one.Shard = ""
+		tkt, err := json.Marshal(one)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encoding a ticket: %v", err)
+		}
+		info.Endpoint = append(info.Endpoint, &flight.FlightEndpoint{Ticket: &flight.Ticket{Ticket: tkt}})
+	}
+	return info, nil
+}
+
+func (c *fetchCommand) names() []string {
+	out := make([]string, len(c.Features))
+	for i, f := range c.Features {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// DoGet streams a fetch (features computed from the source table with
+// warmup; the rows of [start, end) ordered by symbol and time) or a table
+// ticket's stored rows.
+func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	ctx := stream.Context()
+	fetch, tt, err := parseTicket("DoGet", tkt.GetTicket())
+	if err != nil {
+		return err
+	}
+	wh, err := s.wh.get(ctx)
+	if err != nil {
+		return err
+	}
+	st := statsFrom(ctx)
+	if tt != nil {
+		q, err := tt.query()
+		if err != nil {
+			return err
+		}
+		if err := checkColumns(ctx, wh, tt.Table, q.Columns); err != nil {
+			return err
+		}
+		schema, recs, err := wh.ScanTable(ctx, tt.Table, q)
+		if err != nil {
+			return warehouseError(ctx, "DoGet "+tt.Table, err)
+		}
+		return s.writeBatches(ctx, stream, schema, recs, st)
+	}
+	st.features = fetch.names()
+	req, err := fetch.request(s)
+	if err != nil {
+		return err
+	}
+	res, err := batch.Compute(ctx, wh, req)
+	if err != nil {
+		return warehouseError(ctx, "DoGet", err)
+	}
+	defer res.Release()
+	return s.writeBatches(ctx, stream, res.Table.Schema(), tableBatches(res.Table), st)
+}
+
+// tableBatches yields tbl's record batches of at most 64K rows.
+func tableBatches(tbl arrow.Table) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		tr := array.NewTableReader(tbl, 1<<16)
+		defer tr.Release()
+		for tr.Next() {
+			if !yield(tr.RecordBatch(), nil) {
+				return
+			}
+		}
+	}
+}
+
+// writeBatches sends schema then every batch (which the iterator owns).
+func (s *service) writeBatches(ctx context.Context, stream flight.FlightService_DoGetServer, schema *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], st *callStats) error {
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(s.mem))
+	defer w.Close()
+	for rec, err := range recs {
+		if err != nil {
+			return warehouseError(ctx, "DoGet", err)
+		}
+		if err := w.Write(rec); err != nil {
+			return sendError(ctx, err)
+		}
+		st.rowsOut += rec.NumRows()
+	}
+	return nil
+}
+
+func (t *tableTicket) query() (catalog.TableQuery, error) {
+	q := catalog.TableQuery{Symbols: t.Filter.Symbols, Columns: t.Columns, Limit: t.Limit}
+	var err error
+	if t.Filter.Start != "" {
+		if q.Start, err = batch.ParseTime(t.Filter.Start); err != nil {
+			return q, status.Errorf(codes.InvalidArgument, "filter start: %v", err)
+		}
+	}
+	if t.Filter.End != "" {
+		if q.End, err = batch.ParseTime(t.Filter.End); err != nil {
+			return q, status.Errorf(codes.InvalidArgument, "filter end: %v", err)
+		}
+	}
+	if len(t.Filter.Equal) > 0 || len(t.Filter.FeatureNames) > 0 {
+		q.Equal = map[string][]string{}
+		for k, v := range t.Filter.Equal {
+			q.Equal[k] = v
+		}
+		if len(t.Filter.FeatureNames) > 0 {
+			q.Equal["feature_name"] = t.Filter.FeatureNames
+		}
+	}
+	return q, nil
+}
+
+// ListFlights lists the warehouse's tables: descriptor PATH [name], the
+// Arrow schema, the row count, and one endpoint whose ticket reads the
+// whole table.
+func (s *service) ListFlights(_ *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
+	ctx := stream.Context()
+	wh, err := s.wh.get(ctx)
+	if err != nil {
+		return err
+	}
+	infos, err := wh.ListTables(ctx)
+	if err != nil {
+		return warehouseError(ctx, "ListFlights", err)
+	}
+	for _, ti := range infos {
+		tkt, _ := json.Marshal(tableTicket{Table: ti.Name})
+		md := arrow.NewMetadata([]string{"fdag.partitioning"}, []string{ti.Partitioning})
+		schema := arrow.NewSchema(ti.Schema.Fields(), &md)
+		err := stream.Send(&flight.FlightInfo{
+			Schema:           flight.SerializeSchema(schema, s.mem),
+			FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{ti.Name}},
+			Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: tkt}}},
+			TotalRecords:     ti.Rows, TotalBytes: -1,
+		})
+		if err != nil {
+			return sendError(ctx, err)
+		}
+	}
+	return nil
+}
+
+// putSummary is DoPut's one PutResult.
+type putSummary struct {
+	Table      string `json:"table"`
+	Rows       int64  `json:"rows"`
+	Files      int    `json:"files"`
+	SnapshotID int64  `json:"snapshot_id"`
+}
+
+// DoPut ingests the client's batches into a table (descriptor PATH [table]
+// or CMD {"table": ...}) in one transaction: every row or none.
+func (s *service) DoPut(stream flight.FlightService_DoPutServer) error {
+	ctx := stream.Context()
+	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return status.Error(codes.InvalidArgument, "DoPut: the stream ended before a schema")
+		}
+		return status.Errorf(codes.InvalidArgument, "DoPut: the first message is not an Arrow schema: %v", err)
+	}
+	defer rdr.Release()
+	name, err := putTable(rdr.LatestFlightDescriptor())
+	if err != nil {
+		return err
+	}
+	wh, err := s.wh.get(ctx)
+	if err != nil {
+		return err
+	}
+	st := statsFrom(ctx)
+	src := catalog.Source{Name: "DoPut", Batches: func(yield func(arrow.RecordBatch, error) bool) {
+		for rdr.Next() {
+			st.rowsIn += rdr.RecordBatch().NumRows()
+			if !yield(rdr.RecordBatch(), nil) {
+				return
+			}
+		}
+		if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
+			yield(nil, fmt.Errorf("receiving batch: %w", err))
+		}
+	}}
+	stats, err := wh.Ingest(ctx, name, src)
+	if err != nil {
+		return warehouseError(ctx, "DoPut into "+name, err)
+	}
+	body, _ := json.Marshal(putSummary{Table: name, Rows: stats.Rows, Files: stats.Files, SnapshotID: stats.SnapshotID})
+	return stream.Send(&flight.PutResult{AppMetadata: body})
+}
+
+func putTable(desc *flight.FlightDescriptor) (string, error) {
+	switch {
+	case desc == nil:
+		return "", status.Error(codes.InvalidArgument, "DoPut needs a descriptor naming the table: PATH [\"cdm_trade_enriched\"] or CMD {\"table\": \"cdm_trade_enriched\"}")
+	case desc.GetType() == flight.DescriptorPATH && len(desc.Path) == 1 && desc.Path[0] != "":
+		return desc.Path[0], nil
+	case desc.GetType() == flight.DescriptorCMD:
+		var c struct {
+			Table string `json:"table"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(desc.Cmd))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return "", status.Errorf(codes.InvalidArgument, "DoPut: malformed JSON command: %s", describeJSONError(desc.Cmd, err))
+		}
+		if c.Table != "" {
+			return c.Table, nil
+		}
+	}
+	return "", status.Error(codes.InvalidArgument, "DoPut: the descriptor does not name a table: use PATH [\"cdm_trade_enriched\"] or CMD {\"table\": \"cdm_trade_enriched\"}")
+}
+
+// checkColumns makes a projection on a column the table lacks the
+// client's error (InvalidArgument), naming the table's columns.
+func checkColumns(ctx context.Context, wh *catalog.Warehouse, name string, cols []string) error {
+	if len(cols) == 0 {
+		return nil
+	}
+	tbl, err := wh.LoadTable(ctx, name)
+	if err != nil {
+		return warehouseError(ctx, "DoGet "+name, err)
+	}
+	var have []string
+	for _, f := range tbl.Schema().Fields() {
+		have = append(have, f.Name)
+	}
+	for _, c := range cols {
+		if _, ok := tbl.Schema().FindFieldByName(c); !ok {
+			return status.Errorf(codes.InvalidArgument, "DoGet %s: no column %q (columns: %s)", name, c, strings.Join(have, ", "))
+		}
+	}
+	return nil
+}
