@@ -81,7 +81,7 @@ step "pytest: CLI against Polars and independent references"
 FDAG_BIN="$ROOT/bin/fdag" "$VENV/bin/python" -m pytest -q tests/python
 
 step "pytest: Flight server through the Python client"
-FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" "$VENV/bin/python" -m pytest -q tests/flight clients/python/tests
+FDAG_BIN="$ROOT/bin/fdag" FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" "$VENV/bin/python" -m pytest -q tests/flight clients/python/tests
 
 echo
 echo "test.sh: all steps passed (gofmt, vet, build, go test, ${fuzz_count} fuzz targets, pytest)"

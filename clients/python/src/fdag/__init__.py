@@ -31,6 +31,7 @@ from .errors import (
 )
 from .result import METADATA_KEY, ComputeResult, FeatureStatus
 from .specs import normalize_features
+from .warehouse import IngestResult, TableInfo
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,8 @@ __all__ = [
     "Explanation",
     "Validation",
     "FeatureCatalog",
+    "TableInfo",
+    "IngestResult",
     "normalize_features",
     "FdagError",
     "InvalidRequest",

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +16,17 @@ import pyarrow.flight as flight
 from .errors import Cancelled, FdagError, InvalidRequest, ProtocolError, from_flight_error
 from .result import METADATA_KEY, ComputeResult, FeatureStatus, parse_statuses
 from .specs import FeaturesLike, normalize_features
+from .warehouse import (
+    IngestResult,
+    TableInfo,
+    TimeLike,
+    ingest_result,
+    iso_time,
+    read_endpoints,
+    symbols_list,
+    table_infos,
+    ticket_for,
+)
 
 __all__ = [
     "FeatureClient",
@@ -645,6 +656,127 @@ class FeatureClient:
         stream = _rechunk(_cast_batches(batches, send_schema), chunk_rows)
         outcome = _exchange(self._client, self._options(timeout), command, send_schema or source.schema, stream)
         return pa.Table.from_batches(outcome.batches, schema=outcome.schema), outcome.final
+
+    # -- warehouse ------------------------------------------------------
+    def fetch(
+        self,
+        symbols: Union[str, Sequence[str]],
+        start: TimeLike,
+        end: TimeLike,
+        features: FeaturesLike,
+        *,
+        parallel: bool = True,
+        source: str = "cdm_trade_enriched",
+        shard: Optional[str] = None,
+        aliases: Optional[Mapping[str, str]] = None,
+        max_workers: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> ComputeResult:
+        """Features of ``symbols`` over ``[start, end)`` computed by the server
+        from its warehouse source table, warmup included (windows and lags see
+        the rows before ``start`` that they need; those rows are not returned).
+
+        The server splits the request into one endpoint per (symbol, shard)
+        (``shard``: a duration such as ``"1d"``, the server's default when
+        None); with ``parallel=True`` they are fetched concurrently. The rows
+        come back ordered by symbol (in the order asked) and time.
+
+        Raises:
+            InvalidRequest: bad features, times or table; NotFound: no such
+            source table. A single failed feature never raises: see ``.errors``.
+        """
+        t0 = time.perf_counter()
+        cmd: Dict[str, Any] = {
+            "features": normalize_features(features),
+            "symbols": symbols_list(symbols),
+            "start": iso_time(start, "start"),
+            "end": iso_time(end, "end"),
+            "source": source,
+        }
+        if shard:
+            cmd["shard"] = shard
+        if aliases:
+            cmd["aliases"] = dict(aliases)
+        options = self._options(timeout)
+        try:
+            info = self._client.get_flight_info(flight.FlightDescriptor.for_command(ticket_for(cmd)), options)
+        except Exception as e:
+            raise from_flight_error(e) from e
+        table = read_endpoints(self._client, options, info, parallel, max_workers)
+        md = info.schema.metadata or {}
+        return ComputeResult(
+            table=table,
+            statuses=parse_statuses(md.get(METADATA_KEY)),
+            rows_out=table.num_rows,
+            elapsed=time.perf_counter() - t0,
+            server_metadata={"endpoints": len(info.endpoints)},
+        )
+
+    def read_table(
+        self,
+        table: str = "ft_features",
+        *,
+        symbols: Union[str, Sequence[str], None] = None,
+        start: Optional[TimeLike] = None,
+        end: Optional[TimeLike] = None,
+        feature_names: Optional[Sequence[str]] = None,
+        columns: Optional[Sequence[str]] = None,
+        timeout: Optional[float] = None,
+    ) -> pa.Table:
+        """Rows of a warehouse table, filtered on the server (pushed down to
+        the Iceberg scan): ``symbols``, the time range ``[start, end)`` on the
+        table's time column, and for ``ft_features`` the ``feature_names``.
+        ``columns`` projects."""
+        flt: Dict[str, Any] = {}
+        if symbols is not None:
+            flt["symbols"] = symbols_list(symbols)
+        if start is not None:
+            flt["start"] = iso_time(start, "start")
+        if end is not None:
+            flt["end"] = iso_time(end, "end")
+        if feature_names is not None:
+            flt["feature_names"] = [str(f) for f in feature_names]
+        cmd: Dict[str, Any] = {"table": table, "filter": flt}
+        if columns is not None:
+            cmd["columns"] = [str(c) for c in columns]
+        try:
+            return self._client.do_get(flight.Ticket(ticket_for(cmd)), self._options(timeout)).read_all()
+        except Exception as e:
+            raise from_flight_error(e) from e
+
+    def ingest(
+        self,
+        data: DataLike,
+        table: str = "cdm_trade_enriched",
+        *,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        timeout: Optional[float] = None,
+    ) -> IngestResult:
+        """Append ``data`` (pyarrow, pandas or polars) to a warehouse table in
+        one transaction (DoPut): either every row lands or none does."""
+        source = _as_arrow(data)
+        schema = _friendly_schema(source.schema) or source.schema
+        batches = source.to_batches(max_chunksize=chunk_rows) if isinstance(source, pa.Table) else source
+        descriptor = flight.FlightDescriptor.for_command(ticket_for({"table": table}))
+        try:
+            writer, meta_reader = self._client.do_put(descriptor, schema, self._options(timeout))
+            for b in _rechunk(_cast_batches(batches, _friendly_schema(source.schema)), chunk_rows):
+                writer.write_batch(b)
+            writer.done_writing()
+            buf = meta_reader.read()
+            writer.close()
+        except FdagError:
+            raise
+        except Exception as e:
+            raise from_flight_error(e) from e
+        return ingest_result(table, buf.to_pybytes() if buf is not None else None)
+
+    def list_tables(self, timeout: Optional[float] = None) -> List[TableInfo]:
+        """The warehouse's tables with their schemas (ListFlights)."""
+        try:
+            return table_infos(self._client.list_flights(b"", self._options(timeout)))
+        except Exception as e:
+            raise from_flight_error(e) from e
 
 
 def _type_name(t: pa.DataType) -> str:

@@ -1,0 +1,141 @@
+"""Warehouse calls of the fdag client: fetch features computed from the
+Iceberg source tables (GetFlightInfo + DoGet), read stored tables, ingest
+(DoPut) and list tables (ListFlights). The protocol is docs/flight.md."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from .errors import FdagError, ProtocolError, from_flight_error
+
+__all__ = ["TableInfo", "IngestResult", "TimeLike", "iso_time", "ticket_for", "read_endpoints"]
+
+TimeLike = Union[str, _dt.datetime, _dt.date, Any]  # Any: pandas.Timestamp, numpy.datetime64
+
+
+def iso_time(value: TimeLike, what: str) -> str:
+    """ISO 8601 (UTC, 'Z') text for a time given as text, datetime, date,
+    pandas Timestamp or numpy datetime64. Naive datetimes are taken as UTC."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError(f"{what}: empty time")
+        return value.strip()
+    if hasattr(value, "to_pydatetime"):  # pandas.Timestamp
+        value = value.to_pydatetime()
+    elif type(value).__name__ == "datetime64":  # numpy, without importing it
+        value = pa.scalar(value, type=pa.timestamp("us")).as_py()
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return value.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, _dt.date):
+        return f"{value.isoformat()}T00:00:00Z"
+    raise TypeError(f"{what}: expected an ISO 8601 string, datetime or date, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A table of the warehouse, as ListFlights reports it."""
+
+    name: str
+    schema: pa.Schema
+    total_records: Optional[int] = None
+    metadata: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        rows = "?" if self.total_records is None or self.total_records < 0 else f"{self.total_records:,}"
+        return f"TableInfo({self.name!r}, {len(self.schema)} columns, {rows} rows)"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What a DoPut ingest committed."""
+
+    table: str
+    rows: int
+    files: int = 0
+    snapshot_id: Optional[int] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def ticket_for(command: Mapping[str, Any]) -> bytes:
+    return json.dumps(command, separators=(",", ":")).encode("utf-8")
+
+
+def read_endpoints(
+    client: flight.FlightClient,
+    options: flight.FlightCallOptions,
+    info: flight.FlightInfo,
+    parallel: bool,
+    max_workers: Optional[int] = None,
+) -> pa.Table:
+    """DoGet every endpoint of ``info`` (in parallel threads when asked) and
+    concatenate the answers in endpoint order."""
+    endpoints = list(info.endpoints)
+    schema = info.schema
+
+    def one(ep: flight.FlightEndpoint) -> pa.Table:
+        try:
+            return client.do_get(ep.ticket, options).read_all()
+        except Exception as e:
+            raise from_flight_error(e) from e
+
+    if not endpoints:
+        return schema.empty_table()
+    if parallel and len(endpoints) > 1:
+        with ThreadPoolExecutor(max_workers=max_workers or min(8, len(endpoints)), thread_name_prefix="fdag-fetch") as pool:
+            parts = list(pool.map(one, endpoints))
+    else:
+        parts = [one(ep) for ep in endpoints]
+    try:
+        return pa.concat_tables([p.cast(schema) if p.schema != schema else p for p in parts])
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise ProtocolError(f"the endpoints answered with different schemas: {e}") from e
+
+
+def table_infos(flights: Iterable[flight.FlightInfo]) -> List[TableInfo]:
+    out = []
+    for fi in flights:
+        path = list(fi.descriptor.path or [])
+        name = ".".join(p.decode("utf-8") if isinstance(p, bytes) else str(p) for p in path)
+        md = fi.schema.metadata or {}
+        extra = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in md.items()}
+        out.append(TableInfo(name=name, schema=fi.schema, total_records=fi.total_records, metadata=extra))
+    return out
+
+
+def ingest_result(table: str, raw_meta: Optional[bytes]) -> IngestResult:
+    if not raw_meta:
+        raise ProtocolError(f"ingest into {table!r}: the server sent no summary")
+    try:
+        raw = json.loads(raw_meta)
+    except ValueError as e:
+        raise ProtocolError(f"ingest into {table!r}: the summary is not JSON: {raw_meta[:200]!r}") from e
+    return IngestResult(
+        table=str(raw.get("table", table)),
+        rows=int(raw.get("rows", 0)),
+        files=int(raw.get("files", 0)),
+        snapshot_id=raw.get("snapshot_id"),
+        raw=raw,
+    )
+
+
+def symbols_list(symbols: Union[str, Sequence[str], None]) -> Optional[List[str]]:
+    if symbols is None:
+        return None
+    if isinstance(symbols, str):
+        return [symbols]
+    out = [str(s) for s in symbols]
+    if not out:
+        raise ValueError("symbols: empty list")
+    return out
+
+
+__all__ += ["table_infos", "ingest_result", "symbols_list", "FdagError"]
