@@ -172,6 +172,13 @@ func TestIngestAndReadSourcePrunes(t *testing.T) {
 	}
 
 	start, end := day0.Add(30*time.Hour), day0.Add(40*time.Hour)
+	syms, err := w.Symbols(ctx, TradesTable, start, end)
+	if err != nil || !slices.Equal(syms, demodata.DefaultSymbols) {
+		t.Fatalf("Symbols = %v, %v; want %v", syms, err, demodata.DefaultSymbols)
+	}
+	if syms, err := w.Symbols(ctx, TradesTable, day0.Add(-48*time.Hour), day0); err != nil || len(syms) != 0 {
+		t.Fatalf("Symbols before the data = %v, %v; want none", syms, err)
+	}
 	cases := []struct {
 		name    string
 		symbols []string

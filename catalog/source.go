@@ -478,3 +478,68 @@ func DropWarmup(ctx context.Context, tbl arrow.Table, warmup []bool, mem memory.
 	}()
 	return array.NewTable(tbl.Schema(), cols, n), nil
 }
+
+// Symbols lists the symbols with rows in [start, end) (zero: open) of a
+// source table, from the file metadata only (partition values or column
+// bounds), without reading data: for planning one endpoint or shard per
+// symbol.
+func (w *Warehouse) Symbols(ctx context.Context, name string, start, end time.Time) ([]string, error) {
+	tbl, err := w.LoadTable(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	timeCol := timeColumnOf(name, tbl.Schema())
+	r := &sourceReader{w: w, tbl: tbl, name: name, timeCol: timeCol}
+	f := r.filter(nil, start, end)
+	scan := tbl.Scan(table.WithRowFilter(f), table.WithSelectedFields(ColSymbol))
+	defer scan.Close()
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s where %s: %w", name, f, err)
+	}
+	symField, ok := tbl.Schema().FindFieldByName(ColSymbol)
+	if !ok {
+		return nil, fmt.Errorf("table %s has no %s column", name, ColSymbol)
+	}
+	var partID = -1
+	spec := tbl.Spec()
+	for _, pf := range spec.Fields() {
+		if len(pf.SourceIDs) == 1 && pf.SourceIDs[0] == symField.ID {
+			if _, ok := pf.Transform.(iceberg.IdentityTransform); ok {
+				partID = pf.FieldID
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, t := range tasks {
+		if v, ok := t.File.Partition()[partID]; ok && partID >= 0 {
+			if s, ok := v.(string); ok {
+				add(s)
+				continue
+			}
+		}
+		// not partitioned by symbol: the file's bounds name it when it
+		// holds one symbol; otherwise read the column
+		lo, hi := t.File.LowerBoundValues()[symField.ID], t.File.UpperBoundValues()[symField.ID]
+		if lo != nil && string(lo) == string(hi) {
+			add(string(lo))
+			continue
+		}
+		data, err := r.scan(ctx, f, []string{ColSymbol})
+		if err != nil {
+			return nil, err
+		}
+		out = distinctStrings(data, ColSymbol)
+		data.Release()
+		return out, nil
+	}
+	slices.Sort(out)
+	return out, nil
+}
