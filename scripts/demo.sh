@@ -1,36 +1,81 @@
 #!/usr/bin/env bash
-# The demo: build fdag, generate synthetic trades, compute the demo feature
-# set and summarise. ROWS, SEED and OUT_DIR may be set in the environment.
+# The main job on the embedded default: build fdag, fill a demo warehouse
+# (an Iceberg SQL catalog on SQLite plus a local warehouse directory) with
+# synthetic trades, compute the demo feature set into ft_features with
+# `fdag run`, then serve the warehouse over Arrow Flight, printing where to
+# connect and what was computed. Ctrl-C stops the server.
+#
+# Environment: ROWS (default 400000), DAYS (3), SEED (1), PROJECT (out/demo),
+# LISTEN (127.0.0.1:8815), SERVE=0 to stop after computing (no server),
+# KEEP=1 to keep an existing demo project instead of starting afresh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-ROWS="${ROWS:-1000000}"
+ROWS="${ROWS:-400000}"
+DAYS="${DAYS:-3}"
 SEED="${SEED:-1}"
-OUT_DIR="${OUT_DIR:-$ROOT/out/demo}"
+PROJECT="${PROJECT:-$ROOT/out/demo}"
+LISTEN="${LISTEN:-127.0.0.1:8815}"
+SERVE="${SERVE:-1}"
 FEATURES="$ROOT/testdata/features/demo.yaml"
+SYMBOLS="BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT"
+START="2024-01-02"
+END="$(date -u -d "$START + $DAYS days" +%F)"
 
-mkdir -p bin "$OUT_DIR"
+echo "== build"
+mkdir -p bin
 go build -o bin/ ./cmd/...
 
-start=$(date +%s.%N)
-bin/fdag demo-data --out "$OUT_DIR" --rows "$ROWS" --seed "$SEED" >/dev/null
-gen_done=$(date +%s.%N)
+if [[ "${KEEP:-0}" != "1" ]]; then
+	rm -rf "$PROJECT"
+fi
+mkdir -p "$PROJECT"
 
-log="$OUT_DIR/compute.log"
-status=0
-bin/fdag compute --input "$OUT_DIR/demo.parquet" --features "$FEATURES" \
-	--output "$OUT_DIR/features.parquet" 2>"$log" || status=$?
-end=$(date +%s.%N)
-cat "$log" >&2
+echo "== demo trades into $PROJECT (cdm_trade_enriched)"
+t0=$(date +%s.%N)
+bin/fdag demo-data --project "$PROJECT" --rows "$ROWS" --days "$DAYS" --seed "$SEED" --symbols "$SYMBOLS" 2>/dev/null
+t1=$(date +%s.%N)
+
+echo "== the demo feature set ($FEATURES) into ft_features, $START to $END"
+log="$PROJECT/run.log"
+committed=$(bin/fdag run --project "$PROJECT" --features "$FEATURES" --symbols "$SYMBOLS" \
+	--start "$START" --end "$END" 2>"$log")
+t2=$(date +%s.%N)
+grep -v ' INFO ' "$log" >&2 || true
 
 requested=$(grep -c '^  - name:' "$FEATURES")
-failed=$(grep -vc '^fdag compute:' "$log" || true)
 echo
 echo "demo summary"
-echo "  input rows:        $ROWS ($OUT_DIR/demo.parquet)"
-echo "  features:          $requested requested, $((requested - failed)) computed, $failed failed"
-echo "  output:            $OUT_DIR/features.parquet"
-awk -v s="$start" -v g="$gen_done" -v e="$end" \
-	'BEGIN { printf "  time:              generate %.2fs, compute %.2fs\n", g - s, e - g }'
-exit "$status"
+echo "  project:    $PROJECT (catalog .fdag/catalog.db, warehouse .fdag/warehouse)"
+echo "  trades:     $ROWS rows of $SYMBOLS over $DAYS days"
+echo "  features:   $requested requested from $FEATURES"
+echo "  written:    $committed"
+awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "  time:       ingest %.1fs, compute + write ft_features %.1fs\n", b - a, c - b }'
+bin/fdag read --project "$PROJECT" --list
+
+if [[ "$SERVE" != "1" ]]; then
+	exit 0
+fi
+
+echo
+echo "== serving the warehouse over Arrow Flight (Ctrl-C stops)"
+coproc SERVER { exec bin/fdag-flight --project "$PROJECT" --listen "$LISTEN" 2>"$PROJECT/flight.log"; }
+trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM
+read -r first <&"${SERVER[0]}" || { cat "$PROJECT/flight.log" >&2; exit 1; }
+addr="${first#listening on }"
+cat <<EOF
+$first  (log: $PROJECT/flight.log)
+
+  pip install -e clients/python        # or: .venv/bin/python after scripts/test.sh
+  python3 - <<'PY'
+import fdag
+c = fdag.FeatureClient("grpc://$addr")
+print(c.list_tables())
+r = c.fetch(["BTCUSDT", "ETHUSDT"], "$START", "$END", {"ret_1": "log(close) - log(lag(close, 1))",
+                                                    "vol_100": "rolling_std(ret_1, 100)"})
+print(r, r.table.slice(0, 5))
+print(c.read_table("ft_features", symbols="BTCUSDT", feature_names=["vol_100"]).num_rows)
+PY
+EOF
+wait "$SERVER_PID"

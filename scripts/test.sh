@@ -83,5 +83,8 @@ FDAG_BIN="$ROOT/bin/fdag" "$VENV/bin/python" -m pytest -q tests/python
 step "pytest: Flight server through the Python client"
 FDAG_BIN="$ROOT/bin/fdag" FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" "$VENV/bin/python" -m pytest -q tests/flight clients/python/tests
 
+step "demo smoke: the README's main job at 20k rows, without serving"
+ROWS=20000 SERVE=0 PROJECT="$ROOT/out/demo-smoke" bash scripts/demo.sh
+
 echo
 echo "test.sh: all steps passed (gofmt, vet, build, go test, ${fuzz_count} fuzz targets, pytest)"
