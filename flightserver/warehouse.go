@@ -215,7 +215,10 @@ func (s *service) GetFlightInfo(ctx context.Context, desc *flight.FlightDescript
 		return nil, err
 	}
 	if len(req.Symbols) == 0 {
-		return nil, status.Error(codes.InvalidArgument, "GetFlightInfo: list the \"symbols\" to fetch; endpoints are per (symbol, shard)")
+		// Every symbol with data in the range, from the files' metadata.
+		if req.Symbols, err = wh.Symbols(ctx, fetch.source(), req.Start, req.End); err != nil {
+			return nil, warehouseError(ctx, "GetFlightInfo", err)
+		}
 	}
 	every, err := fetch.shard()
 	if err != nil {
@@ -242,6 +245,13 @@ func (s *service) GetFlightInfo(ctx context.Context, desc *flight.FlightDescript
 		info.Endpoint = append(info.Endpoint, &flight.FlightEndpoint{Ticket: &flight.Ticket{Ticket: tkt}})
 	}
 	return info, nil
+}
+
+func (c *fetchCommand) source() string {
+	if c.Source == "" {
+		return catalog.TradesTable
+	}
+	return c.Source
 }
 
 func (c *fetchCommand) names() []string {

@@ -155,8 +155,9 @@ func TestWarehouseRoundTrip(t *testing.T) {
 	}
 
 	start, end := day0.Add(12*time.Hour), day0.Add(48*time.Hour)
-	cmd := cmdJSON(t, map[string]any{"features": fetchSpecs, "symbols": []string{"BTCUSDT", "ETHUSDT"},
-		"start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339)})
+	m := map[string]any{"features": fetchSpecs, "symbols": []string{"BTCUSDT", "ETHUSDT"},
+		"start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339)}
+	cmd := cmdJSON(t, m)
 	info, err := c.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmd})
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +171,15 @@ func TestWarehouseRoundTrip(t *testing.T) {
 	}
 	if got := schema.NumFields(); got != 6 { // time, symbol, 4 good features
 		t.Fatalf("schema %v", schema)
+	}
+	// Without "symbols": every symbol with data in the range.
+	delete(m, "symbols")
+	all, err := c.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmdJSON(t, m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.Endpoint) != 4 {
+		t.Errorf("without symbols: %d endpoints, want 4", len(all.Endpoint))
 	}
 	for i, ep := range info.Endpoint {
 		tbl, err := readAll(t, c, ep.Ticket.Ticket)
