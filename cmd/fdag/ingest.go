@@ -29,7 +29,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("ingest", "[--table T] [--project DIR] [--format auto|binance|table] [--symbol S] FILE...",
 		ingestExamples, stderr)
 	var (
-		tableName = fs.String("table", catalog.TradesTable, "warehouse `table` to append to (created on first use)")
+		tableName = fs.String("table", catalog.TradesTable, "warehouse `table` to append to (fdag's own tables are created on first use)")
 		project   = fs.String("project", ".", "project `DIR` holding fdag.yaml and the embedded warehouse")
 		format    = fs.String("format", "auto", "`format`: auto (Binance dump CSVs are recognised), binance, or table (Parquet/CSV with the table's column names)")
 		symbol    = fs.String("symbol", "", "`symbol` of Binance dumps (default: from the file name, BTCUSDT-trades-....csv)")
