@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
@@ -103,7 +102,7 @@ func (r Request) options() compute.Options {
 // features are in the statuses, as compute.ComputeFeatures reports them;
 // the error is for the request as a whole (bad request, missing table,
 // no feature can run, cancellation). The caller releases the result.
-func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*compute.Result, error) {
+func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*Result, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -123,43 +122,23 @@ func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*compute.
 	if err != nil {
 		return nil, fmt.Errorf("computing over %s: %w", req.source(), err)
 	}
+	out := &Result{Result: *res, SourceRows: data.Table.NumRows() - data.WarmupRows, WarmupRows: data.WarmupRows}
 	if data.WarmupRows == 0 {
-		return res, nil
+		return out, nil
 	}
-	out := dropRows(res.Table, data.Warmup)
+	kept, err := catalog.DropWarmup(res.Table, data.Warmup)
 	res.Table.Release()
-	res.Table = out
-	return res, nil
+	if err != nil {
+		return nil, err
+	}
+	out.Table = kept
+	return out, nil
 }
 
-// dropRows returns tbl without the rows whose drop flag is set, as
-// zero-copy slices of its chunks.
-func dropRows(tbl arrow.Table, drop []bool) arrow.Table {
-	var keep []arrow.RecordBatch
-	defer func() {
-		for _, r := range keep {
-			r.Release()
-		}
-	}()
-	tr := array.NewTableReader(tbl, -1)
-	defer tr.Release()
-	offset := 0
-	for tr.Next() {
-		rec := tr.RecordBatch()
-		n := int(rec.NumRows())
-		for i := 0; i < n; {
-			if drop[offset+i] {
-				i++
-				continue
-			}
-			j := i
-			for j < n && !drop[offset+j] {
-				j++
-			}
-			keep = append(keep, rec.NewSlice(int64(i), int64(j)))
-			i = j
-		}
-		offset += n
-	}
-	return array.NewTableFromRecords(tbl.Schema(), keep)
+// Result is compute's wide result for the rows in [Start, End), and how
+// many source rows were read for them.
+type Result struct {
+	compute.Result
+	SourceRows int64 // rows in [Start, End)
+	WarmupRows int64 // rows before Start read for the windows, not output
 }

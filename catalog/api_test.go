@@ -85,7 +85,7 @@ func TestWorkersAndCoordinator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer data.Release()
-	kept, err := DropWarmup(ctx, data.Table, data.Warmup, mem)
+	kept, err := DropWarmup(data.Table, data.Warmup)
 	if err != nil {
 		t.Fatal(err)
 	}

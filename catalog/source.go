@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
@@ -435,48 +434,40 @@ func sortedConcat(ctx context.Context, w *Warehouse, parts []arrow.Table, timeCo
 }
 
 // DropWarmup returns the rows of tbl (row-aligned with a SourceData, e.g.
-// compute's wide output) whose warmup flag is false. The caller releases
-// the result.
-func DropWarmup(ctx context.Context, tbl arrow.Table, warmup []bool, mem memory.Allocator) (arrow.Table, error) {
+// compute's wide output) whose warmup flag is false, as zero-copy slices of
+// its chunks: warmup rows come first in each symbol's run, so the kept rows
+// are a few long runs. The caller releases the result.
+func DropWarmup(tbl arrow.Table, warmup []bool) (arrow.Table, error) {
 	if int64(len(warmup)) != tbl.NumRows() {
 		return nil, fmt.Errorf("drop warmup: %d flags for %d rows", len(warmup), tbl.NumRows())
 	}
-	b := array.NewBooleanBuilder(mem)
-	defer b.Release()
-	b.Reserve(len(warmup))
-	for _, w := range warmup {
-		b.UnsafeAppend(!w)
-	}
-	keep := b.NewArray()
-	defer keep.Release()
-	ctx = compute.WithAllocator(ctx, mem)
-	cols := make([]arrow.Column, tbl.NumCols())
-	var n int64
-	for i := range cols {
-		c, err := flatten(tbl.Column(i), mem)
-		if err != nil {
-			return nil, err
-		}
-		f, err := compute.FilterArray(ctx, c, keep, *compute.DefaultFilterOptions())
-		c.Release()
-		if err != nil {
-			for _, done := range cols[:i] {
-				done.Release()
-			}
-			return nil, fmt.Errorf("drop warmup: %w", err)
-		}
-		n = int64(f.Len())
-		ch := arrow.NewChunked(f.DataType(), []arrow.Array{f})
-		f.Release()
-		cols[i] = *arrow.NewColumn(tbl.Schema().Field(i), ch)
-		ch.Release()
-	}
+	var keep []arrow.RecordBatch
 	defer func() {
-		for i := range cols {
-			cols[i].Release()
+		for _, r := range keep {
+			r.Release()
 		}
 	}()
-	return array.NewTable(tbl.Schema(), cols, n), nil
+	tr := array.NewTableReader(tbl, -1)
+	defer tr.Release()
+	offset := 0
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		n := int(rec.NumRows())
+		for i := 0; i < n; {
+			if warmup[offset+i] {
+				i++
+				continue
+			}
+			j := i
+			for j < n && !warmup[offset+j] {
+				j++
+			}
+			keep = append(keep, rec.NewSlice(int64(i), int64(j)))
+			i = j
+		}
+		offset += n
+	}
+	return array.NewTableFromRecords(tbl.Schema(), keep), nil
 }
 
 // Symbols lists the symbols with rows in [start, end) (zero: open) of a

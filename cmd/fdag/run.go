@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/featuredag/fdag/batch"
 	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/compute"
 	"github.com/featuredag/fdag/ir"
@@ -35,7 +36,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		symbols     = fs.String("symbols", "", "comma-separated `symbols` (required)")
 		startFlag   = fs.String("start", "", "start `time` (RFC 3339 or YYYY-MM-DD, UTC), inclusive (required)")
 		endFlag     = fs.String("end", "", "end `time`, exclusive (required)")
-		shard       = fs.Duration("shard", 24*time.Hour, "shard `length`: each (symbol, shard) is read and computed on its own")
+		shard       = fs.Duration("shard", 24*time.Hour, "shard `length`: [start, end) is cut at UTC multiples of it (24h: days) and each (symbol, shard) is read with its warmup and computed on its own")
 		source      = fs.String("source", catalog.TradesTable, "source `table`")
 		features    listFlag
 		aliases     listFlag
@@ -90,22 +91,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer w.Close()
-	src, err := w.LoadTable(ctx, *source)
+	req := batch.Request{Specs: specs, Source: *source, Aliases: aliasMap, Registry: reg, Mem: mem}
+	plan, _, err := req.Plan(ctx, w)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNoTable) {
 			return fmt.Errorf("%w (ingest trades first: fdag ingest or fdag demo-data --project)", err)
 		}
 		return err
 	}
-	var cols []string
-	for _, f := range src.Schema().Fields() {
-		cols = append(cols, f.Name)
-	}
-	plan := ir.Compile(specs, ir.Options{Registry: reg, Aliases: aliasMap, SourceColumns: cols})
 	if len(plan.Failed()) == len(plan.Features) {
 		return fmt.Errorf("no feature can be computed:\n%w", plan.Err())
 	}
-	lookback := plan.MaxLookback()
+	shards, err := batch.Split(syms, start, end, *shard)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	scope := catalog.FeatureScope{Symbols: syms, Start: start, End: end}
 	for _, f := range plan.Features {
 		s := f.Spec.WithDefaults()
@@ -116,25 +116,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var staged []catalog.StagedFiles
 	var srcRows, warmRows int64
 	var statuses []compute.FeatureStatus
-	for _, sym := range syms {
-		for lo := start; lo.Before(end); lo = lo.Add(*shard) {
-			hi := lo.Add(*shard)
-			if hi.After(end) {
-				hi = end
-			}
-			s, st, n, warm, err := runShard(ctx, w, specs, plan, sym, lo, hi, lookback, *source, compute.Options{
-				Aliases: aliasMap, Registry: reg, Mem: mem})
-			if err != nil {
-				w.DiscardStaged(ctx, staged...)
-				return fmt.Errorf("%s [%s, %s): %w", sym, lo.Format(time.RFC3339), hi.Format(time.RFC3339), err)
-			}
-			srcRows += n
-			warmRows += warm
-			if st != nil {
-				statuses = st
-			}
-			staged = append(staged, s)
+	for _, sh := range shards {
+		req.Symbols, req.Start, req.End = []string{sh.Symbol}, sh.Start, sh.End
+		s, res, err := runShard(ctx, w, req, plan)
+		if err != nil {
+			w.DiscardStaged(ctx, staged...)
+			return fmt.Errorf("%s: %w", sh, err)
 		}
+		srcRows += res.SourceRows
+		warmRows += res.WarmupRows
+		statuses = res.Statuses
+		staged = append(staged, s)
 	}
 	computed := time.Since(began)
 	cs, err := w.CommitFeatures(ctx, scope, staged...)
@@ -144,8 +136,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "%d ft_features rows (%d features x %d symbols) committed in %d files, snapshot %d\n",
 		cs.Rows, len(plan.Features), len(syms), cs.Files, cs.SnapshotID)
-	fmt.Fprintf(stderr, "fdag run: %d source rows + %d warmup rows, lookback %s; compute+stage %v, commit %v; %.0f narrow rows/s\n",
-		srcRows-warmRows, warmRows, lookback, computed.Round(time.Millisecond), cs.Elapsed.Round(time.Millisecond),
+	fmt.Fprintf(stderr, "fdag run: %d shards, %d source rows + %d warmup rows, lookback %s; compute+stage %v, commit %v; %.0f narrow rows/s\n",
+		len(shards), srcRows, warmRows, plan.MaxLookback(), computed.Round(time.Millisecond), cs.Elapsed.Round(time.Millisecond),
 		float64(cs.Rows)/time.Since(began).Seconds())
 	for _, f := range plan.Failed() {
 		fmt.Fprintf(stderr, "%s\n", f.Err)
@@ -154,27 +146,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// runShard computes one (symbol, shard) and stages its narrow rows.
-func runShard(ctx context.Context, w *catalog.Warehouse, specs []ir.Spec, plan *ir.Plan, sym string, lo, hi time.Time,
-	lookback ir.Lookback, source string, opts compute.Options) (catalog.StagedFiles, []compute.FeatureStatus, int64, int64, error) {
-	data, err := w.ReadSource(ctx, catalog.SourceRequest{Table: source, Symbols: []string{sym}, Start: lo, End: hi,
-		Columns: plan.SourceColumns(), Lookback: lookback})
+// runShard computes one (symbol, shard) with its warmup and stages its
+// narrow rows. The result's table is released; its statuses and row
+// counts remain.
+func runShard(ctx context.Context, w *catalog.Warehouse, req batch.Request, plan *ir.Plan) (catalog.StagedFiles, *batch.Result, error) {
+	res, err := batch.Compute(ctx, w, req)
 	if err != nil {
-		return catalog.StagedFiles{}, nil, 0, 0, err
-	}
-	defer data.Release()
-	if data.Table.NumRows() == data.WarmupRows {
-		return catalog.StagedFiles{}, nil, 0, 0, nil // no trades in the shard
-	}
-	res, err := compute.ComputeFeatures(ctx, specs, []compute.Frame{{Name: source, Table: data.Table}}, opts)
-	if err != nil {
-		return catalog.StagedFiles{}, nil, 0, 0, err
+		return catalog.StagedFiles{}, nil, err
 	}
 	defer res.Release()
-	narrow := catalog.WideToNarrow(res.Table, catalog.FeatureInfos(plan, res.Statuses),
-		catalog.NarrowOptions{Start: lo, End: hi, Symbols: []string{sym}, Mem: opts.Mem})
+	narrow := catalog.WideToNarrow(res.Table, catalog.FeatureInfos(plan, res.Statuses), catalog.NarrowOptions{Mem: req.Mem})
 	staged, err := w.StageFeatures(ctx, narrow)
-	return staged, res.Statuses, data.Table.NumRows(), data.WarmupRows, err
+	return staged, res, err
 }
 
 // runtimeFailures are the features that compiled but failed on the data.
@@ -188,16 +171,14 @@ func runtimeFailures(statuses []compute.FeatureStatus, plan *ir.Plan) []compute.
 	return out
 }
 
-// parseTime accepts RFC 3339 (with or without a zone; none means UTC) and
-// YYYY-MM-DD.
+// parseTime reads a required time flag (batch.ParseTime's formats).
 func parseTime(flagName, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, usagef("--%s is required", flagName)
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t.UTC(), nil
-		}
+	t, err := batch.ParseTime(s)
+	if err != nil {
+		return time.Time{}, usagef("--%s: %v", flagName, err)
 	}
-	return time.Time{}, usagef("--%s %q: want RFC 3339 (2024-01-02T00:00:00Z) or YYYY-MM-DD", flagName, s)
+	return t, nil
 }
