@@ -2,17 +2,23 @@ package flightserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/internal/demodata"
 	"github.com/featuredag/fdag/ir"
 )
@@ -143,4 +149,89 @@ func BenchmarkDecodeInput(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(mem.bytes.Load())/float64(b.N), "arrow-bytes/op")
+}
+
+// BenchmarkDoGet fetches the 24-feature demo set computed from the
+// warehouse (warmup included) for one symbol-day, and for 4 symbols x 1 day
+// through GetFlightInfo's endpoints fetched in parallel. rows/s counts the
+// output rows. FDAG_BENCH_ROWS sets the trades of the day over 4 symbols
+// (default 1,000,000).
+func BenchmarkDoGet(b *testing.B) {
+	rows := benchRows(b)
+	specs, err := ir.LoadSpecs("../testdata/features/demo.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	wh, err := catalog.Open(ctx, b.TempDir(), catalog.Config{}, catalog.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer wh.Close()
+	// Two days of trades: the fetched day's warmup comes from the first.
+	rdr := demodata.NewReader(demodata.Config{Rows: 2 * rows, Seed: 1, MeanGap: 2 * 86400 * time.Second / time.Duration(2*rows), Start: day0}, memory.DefaultAllocator)
+	src := catalog.Source{Name: "demo", Batches: func(yield func(arrow.RecordBatch, error) bool) {
+		for rdr.Next() {
+			if !yield(rdr.RecordBatch(), nil) {
+				return
+			}
+		}
+	}}
+	if _, err := wh.Ingest(ctx, catalog.TradesTable, src); err != nil {
+		b.Fatal(err)
+	}
+	rdr.Release()
+	ts := startServerWith(b, Config{}, Options{Warehouse: wh})
+	c := newClient(b, ts.addr())
+	fetch := func(b *testing.B, ticket []byte) int64 {
+		stream, err := c.DoGet(ctx, &flight.Ticket{Ticket: ticket})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := flight.NewRecordReader(stream)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Release()
+		var n int64
+		for r.Next() {
+			n += r.RecordBatch().NumRows()
+		}
+		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+			b.Fatal(err)
+		}
+		return n
+	}
+	day := map[string]any{"features": specs, "start": "2024-01-03", "end": "2024-01-04"}
+	b.Run("one-symbol-day", func(b *testing.B) {
+		one := map[string]any{"symbols": []string{"BTCUSDT"}}
+		for k, v := range day {
+			one[k] = v
+		}
+		tkt := cmdJSON(b, one)
+		var n int64
+		for b.Loop() {
+			n += fetch(b, tkt)
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("4-symbols-parallel", func(b *testing.B) {
+		var n atomic.Int64
+		for b.Loop() {
+			info, err := c.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmdJSON(b, day)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for _, ep := range info.Endpoint {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					n.Add(fetch(b, ep.Ticket.Ticket))
+				}()
+			}
+			wg.Wait()
+		}
+		b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "rows/s")
+	})
 }
