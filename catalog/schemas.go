@@ -1,9 +1,12 @@
 package catalog
 
 import (
+	"fmt"
 	"strconv"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 )
 
 // Table names.
@@ -69,6 +72,23 @@ var TradeSchema = iceberg.NewSchema(0,
 	opt(6, "side", iceberg.PrimitiveTypes.String, "taker side: buy or sell"),
 	opt(7, ColTradeID, iceberg.PrimitiveTypes.Int64, "exchange trade id"),
 )
+
+// TradeArrowSchema is cdm_trade_enriched in Arrow terms (strings, float64,
+// int64, timestamp[us, UTC], all nullable): what readers and writers of
+// trades exchange.
+var TradeArrowSchema = mustArrowSchema(TradeSchema)
+
+func mustArrowSchema(s *iceberg.Schema) *arrow.Schema {
+	sc, err := table.SchemaToArrowSchema(s, nil, false, false)
+	if err != nil {
+		panic(fmt.Sprintf("schema %v: %v", s, err)) // a static schema: a bug, caught by any test
+	}
+	fields := sc.Fields()
+	for i := range fields {
+		fields[i].Metadata = arrow.Metadata{} // the Iceberg docs stay in the catalog
+	}
+	return arrow.NewSchema(fields, nil)
+}
 
 // FeatureSchema is ft_features, the narrow schema of DESIGN.md. Field ids
 // are numbered as the catalog assigns them on creation (depth first: the

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/compute"
 	"github.com/featuredag/fdag/ir"
 )
@@ -108,18 +109,6 @@ func (c *command) timeColumn() string {
 	return c.TimeColumn
 }
 
-// defaultColumns is cdm_trade_enriched, the input GetSchema and validate
-// assume when the command has no "columns".
-var defaultColumns = []arrow.Field{
-	{Name: "symbol", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "venue", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
-	{Name: "trade_price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "trade_size", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "side", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "trade_id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-}
-
 var columnTypes = map[string]arrow.DataType{
 	"float64": arrow.PrimitiveTypes.Float64, "double": arrow.PrimitiveTypes.Float64,
 	"float32": arrow.PrimitiveTypes.Float32, "float": arrow.PrimitiveTypes.Float32,
@@ -133,7 +122,7 @@ var columnTypes = map[string]arrow.DataType{
 // the default columns.
 func (c *command) inputSchema() (*arrow.Schema, error) {
 	if c.Columns == nil {
-		return arrow.NewSchema(defaultColumns, nil), nil
+		return catalog.TradeArrowSchema, nil
 	}
 	names := make([]string, 0, len(c.Columns))
 	for n := range c.Columns {

@@ -31,18 +31,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/featuredag/fdag/catalog"
 )
 
 // Schema is the cdm_trade_enriched shape the batches have.
-var Schema = arrow.NewSchema([]arrow.Field{
-	{Name: "symbol", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "venue", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
-	{Name: "trade_price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "trade_size", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "side", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "trade_id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-}, nil)
+var Schema = catalog.TradeArrowSchema
 
 // Layout is a Binance CSV layout: the positions of the columns used.
 type Layout struct {
