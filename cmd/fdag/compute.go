@@ -55,15 +55,7 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := tableio.FormatOf(*output); err != nil {
 		return usageError{err.Error()}
 	}
-	specs, err := loadSpecs(*featureFile, features)
-	if err != nil {
-		return err
-	}
-	aliasMap, err := aliasFlags(aliases)
-	if err != nil {
-		return err
-	}
-	reg, err := loadRegistry(*project)
+	specs, aliasMap, reg, err := loadRequest(*featureFile, features, aliases, *project)
 	if err != nil {
 		return err
 	}
@@ -114,6 +106,25 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // loadSpecs reads the spec file, if any, then appends the inline features.
+// loadRequest reads what compute and run take from the same flags: the
+// specs of --features and --feature, the --alias map and the project's
+// FeatureType registry.
+func loadRequest(featureFile string, inline, aliases []string, project string) ([]ir.Spec, map[string]string, *ir.Registry, error) {
+	specs, err := loadSpecs(featureFile, inline)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	aliasMap, err := aliasFlags(aliases)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	reg, err := loadRegistry(project)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return specs, aliasMap, reg, nil
+}
+
 func loadSpecs(path string, inline []string) ([]ir.Spec, error) {
 	var specs []ir.Spec
 	if path != "" {

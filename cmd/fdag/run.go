@@ -73,15 +73,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !start.Before(end) {
 		return usagef("--start %s is not before --end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
-	specs, err := loadSpecs(*featureFile, features)
-	if err != nil {
-		return err
-	}
-	aliasMap, err := aliasFlags(aliases)
-	if err != nil {
-		return err
-	}
-	reg, err := loadRegistry(*project)
+	specs, aliasMap, reg, err := loadRequest(*featureFile, features, aliases, *project)
 	if err != nil {
 		return err
 	}
