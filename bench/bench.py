@@ -330,6 +330,7 @@ def main() -> None:
               "features": str(features_path), "n_features": len(features), "runs": a.runs,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
     tables = []
+    disagreeing: list[str] = []
     for n in sizes:
         d = data_dir / f"rows-{n}-seed-{a.seed}"
         data = d / "demo.parquet"
@@ -341,6 +342,7 @@ def main() -> None:
                             (a.allow_disagreement or all(r["ok"] for r in agree[e]))]
         for e in engines:
             if e not in timed:
+                disagreeing.append(f"{e} at {n:,} rows")
                 print(f"   {e}: not timed, its output disagrees with fdag's (see above; --allow-disagreement)")
         runs: dict[str, list[Run]] = {e: [] for e in timed}
         print(f"\n-- timing {n:,} rows: {a.runs} runs of {', '.join(timed)}, alternating")
@@ -376,6 +378,8 @@ def main() -> None:
         print(t)
         print()
     print(f"written {out}")
+    if disagreeing:
+        fail(f"outputs disagree with fdag's, not timed: {', '.join(disagreeing)}")
 
 
 if __name__ == "__main__":

@@ -86,5 +86,8 @@ FDAG_BIN="$ROOT/bin/fdag" FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" "$VENV/bin/pyt
 step "demo smoke: the README's main job at 20k rows, without serving"
 ROWS=20000 SERVE=0 PROJECT="$ROOT/out/demo-smoke" bash scripts/demo.sh
 
+step "bench smoke: fdag vs Polars vs DuckDB, 20k rows, agreement then one timed run (bench/)"
+VENV="$VENV" bash bench/run.sh --rows 20000 --runs 1 --data-dir "$ROOT/out/bench-smoke"
+
 echo
 echo "test.sh: all steps passed (gofmt, vet, build, go test, ${fuzz_count} fuzz targets, pytest)"
