@@ -142,3 +142,11 @@ def test_result_repr(client, trades):
     assert result.features == [s["name"] for s in SPECS[:3]]
     assert len(result) == trades.num_rows
     assert "FeatureClient(location='grpc://" in repr(client)
+
+
+def test_echo_returns_the_input(client, trades):
+    """The transport baseline of the benchmarks: {"echo": true} sends the
+    batches back unchanged."""
+    out, final = client.exchange_raw({"echo": True}, trades, chunk_rows=128)
+    assert out.equals(trades)
+    assert final["rows_in"] == final["rows_out"] == trades.num_rows

@@ -1,0 +1,30 @@
+"""Unit tests of the client's pure parts: spec normalisation, error
+messages, an unreachable server. Everything that talks to a server is in
+tests/flight/, against the real fdag-flight binary."""
+
+from __future__ import annotations
+
+import pytest
+
+import fdag
+
+
+def test_unavailable():
+    c = fdag.FeatureClient("grpc://127.0.0.1:1", timeout=5)
+    with pytest.raises(fdag.ServerUnavailable):
+        c.health()
+
+
+def test_specs():
+    assert fdag.normalize_features("a = x == 1") == [{"name": "a", "formula": "x == 1"}]
+    assert fdag.normalize_features({"r": {"type": "log_return", "params": {"k": 5}}}) == [
+        {"type": "log_return", "params": {"k": 5}, "name": "r"}]
+    with pytest.raises(ValueError):
+        fdag.normalize_features(["x == 1"])
+
+
+def test_clean_message():
+    m = ("gRPC returned invalid argument error, with message: ret_5: 1:14: rolling_mean expects 2 or 3 "
+         "arguments, got 1. gRPC client debug context: UNKNOWN:Error received from peer. "
+         "Client context: IOError: Server never sent a data message. Detail: Internal")
+    assert fdag.errors.clean_message(m) == "ret_5: 1:14: rolling_mean expects 2 or 3 arguments, got 1"
