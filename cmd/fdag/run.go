@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/featuredag/fdag/batch"
 	"github.com/featuredag/fdag/catalog"
@@ -105,20 +107,36 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	began := time.Now()
+	// Shards run concurrently, one per core: each shard is one symbol, and
+	// compute parallelises across symbols, so a single shard uses one core.
+	outs := make([]shardOut, len(shards))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, sh := range shards {
+		r := req
+		r.Symbols, r.Start, r.End = []string{sh.Symbol}, sh.Start, sh.End
+		g.Go(func() error {
+			staged, res, err := runShard(gctx, w, r, plan)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sh, err)
+			}
+			outs[i] = shardOut{staged, res.SourceRows, res.WarmupRows, res.Statuses}
+			return nil
+		})
+	}
+	err = g.Wait()
 	var staged []catalog.StagedFiles
 	var srcRows, warmRows int64
 	var statuses []compute.FeatureStatus
-	for _, sh := range shards {
-		req.Symbols, req.Start, req.End = []string{sh.Symbol}, sh.Start, sh.End
-		s, res, err := runShard(ctx, w, req, plan)
-		if err != nil {
-			w.DiscardStaged(ctx, staged...)
-			return fmt.Errorf("%s: %w", sh, err)
-		}
-		srcRows += res.SourceRows
-		warmRows += res.WarmupRows
-		statuses = res.Statuses
-		staged = append(staged, s)
+	for _, o := range outs {
+		staged = append(staged, o.staged)
+		srcRows += o.srcRows
+		warmRows += o.warmRows
+		statuses = mergeStatuses(statuses, o.statuses)
+	}
+	if err != nil {
+		w.DiscardStaged(ctx, staged...)
+		return err
 	}
 	computed := time.Since(began)
 	cs, err := w.CommitFeatures(ctx, scope, staged...)
@@ -136,6 +154,26 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	printFailures(stderr, runtimeFailures(statuses, plan))
 	return nil
+}
+
+// shardOut is what one shard leaves for the commit and the summary.
+type shardOut struct {
+	staged            catalog.StagedFiles
+	srcRows, warmRows int64
+	statuses          []compute.FeatureStatus
+}
+
+// mergeStatuses keeps, per feature, the first error any shard reported.
+func mergeStatuses(acc, next []compute.FeatureStatus) []compute.FeatureStatus {
+	if acc == nil {
+		return next
+	}
+	for i := range next {
+		if i < len(acc) && acc[i].Status == compute.StatusSuccess && next[i].Status != compute.StatusSuccess {
+			acc[i] = next[i]
+		}
+	}
+	return acc
 }
 
 // runShard computes one (symbol, shard) with its warmup and stages its
