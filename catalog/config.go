@@ -197,9 +197,24 @@ func (c Config) sqliteFile() string {
 	return dsn
 }
 
+// sqliteConcurrency is the URI of a SQLite catalog with a busy timeout, so
+// that concurrent users (fdag run's shards, the Flight server's calls, a
+// second process) wait for each other's writes instead of failing with
+// SQLITE_BUSY. A URI that sets busy_timeout itself is kept.
+func sqliteConcurrency(c Config) string {
+	if c.sqliteFile() == "" || strings.Contains(c.URI, "busy_timeout") {
+		return c.URI
+	}
+	sep := "?"
+	if strings.Contains(c.URI, "?") {
+		sep = "&"
+	}
+	return c.URI + sep + "_pragma=busy_timeout(30000)"
+}
+
 // Properties returns the iceberg-go catalog properties of a resolved config.
 func (c Config) properties() map[string]string {
-	p := map[string]string{"type": c.Type, "uri": c.URI}
+	p := map[string]string{"type": c.Type, "uri": sqliteConcurrency(c)}
 	if c.Warehouse != "" {
 		p["warehouse"] = c.Warehouse
 	}

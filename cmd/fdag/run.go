@@ -106,6 +106,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		scope.Features = append(scope.Features, catalog.FeatureKey{Name: s.Name, Version: s.Version})
 	}
 
+	// Create ft_features before the shards stage into it concurrently:
+	// creating is a catalog write, which SQLite serialises.
+	if _, err := w.Table(ctx, catalog.FeaturesTable); err != nil {
+		return err
+	}
 	began := time.Now()
 	// Shards run concurrently, one per core: each shard is one symbol, and
 	// compute parallelises across symbols, so a single shard uses one core.
