@@ -125,9 +125,11 @@ def _last_json(stdout: str) -> dict:
 class FlightServer:
     """fdag-flight on a free loopback port, started for one run."""
 
-    def __init__(self, binary: Path):
-        self.proc = subprocess.Popen([str(binary), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+    def __init__(self, binary: Path, workdir: Path):
+        # Started in the data directory: whatever an embedded project the
+        # server may create stays out of the source tree.
+        self.proc = subprocess.Popen([str(binary.resolve()), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, cwd=workdir)
         line = self.proc.stdout.readline().strip()
         if not line.startswith("listening on "):
             self.proc.kill()
@@ -175,7 +177,7 @@ def run_engine(engine: str, data: Path, features: Path, bins: Path, py: str, out
                 os.unlink(tmp.name)
         return Run(wall, wall, rss, {})
     if engine == "fdag-flight":
-        server = FlightServer(bins / "fdag-flight")
+        server = FlightServer(bins / "fdag-flight", data.parent)
         try:
             stdout, wall, client_rss = _spawn([py, str(HERE / "engines.py"), "flight", "--location", server.location,
                                                "--input", str(data), "--features", str(features), *out_args])
