@@ -47,6 +47,21 @@ def test_right_token(auth_server, token):
     assert "auth=bearer token" in repr(c)
 
 
+def test_basic_auth_handshake_issues_bearer_token(auth_server):
+    """pyarrow's Flight basic-auth handshake gets a bearer header that works
+    for later calls; a wrong password is Unauthenticated."""
+    import pyarrow.flight as flight
+
+    c = flight.FlightClient(auth_server.location())
+    key, value = c.authenticate_basic_token(b"alice", TOKEN.encode())
+    assert key.lower() == b"authorization" and value.startswith(b"Bearer "), (key, value)
+    opts = flight.FlightCallOptions(headers=[(key, value)])
+    assert list(c.do_action(flight.Action("health", b""), opts))
+    with pytest.raises(flight.FlightUnauthenticatedError):
+        c.authenticate_basic_token(b"alice", b"wrong")
+    c.close()
+
+
 # --- TLS -------------------------------------------------------------------
 
 
