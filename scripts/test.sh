@@ -10,7 +10,7 @@ cd "$ROOT"
 
 # Packages tested with -race (space-separated import paths); the rest run
 # without it to keep CI inside its time budget on two cores.
-RACE_PKGS="${RACE_PKGS:-github.com/featuredag/fdag/compute github.com/featuredag/fdag/flightserver}"
+RACE_PKGS="${RACE_PKGS:-github.com/featuredag/fdag/compute github.com/featuredag/fdag/flightserver github.com/featuredag/fdag/batch}"
 FUZZTIME="${FUZZTIME:-15s}"
 VENV="${VENV:-$ROOT/.venv}"
 
