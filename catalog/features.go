@@ -330,7 +330,11 @@ func (w *Warehouse) StageFeatures(ctx context.Context, batches iter.Seq2[arrow.R
 	if err != nil {
 		return StagedFiles{}, err
 	}
-	files, err := w.writeFiles(ctx, tbl, NarrowSchema(), batches)
+	target, err := arrowSchema(tbl)
+	if err != nil {
+		return StagedFiles{}, fmt.Errorf("table %s: %w", FeaturesTable, err)
+	}
+	files, err := w.writeFiles(ctx, tbl, target, withTableSchema(batches, target))
 	if err != nil {
 		return StagedFiles{}, fmt.Errorf("stage %s files: %w", FeaturesTable, err)
 	}
@@ -339,6 +343,57 @@ func (w *Warehouse) StageFeatures(ctx context.Context, batches iter.Seq2[arrow.R
 		rows += f.Count()
 	}
 	return StagedFiles{Files: files, Rows: rows}, nil
+}
+
+// withTableSchema relabels narrow batches (NarrowSchema, fdag's field ids)
+// with the table's own Arrow schema. A catalog may assign fresh field ids
+// when it creates a table (Iceberg's Java REST catalog numbers the top-level
+// fields first, so the list element of feature_value_array gets another id
+// than FeatureSchema's); the data files must carry the table's ids. The
+// columns' buffers are shared; the input batches are released.
+func withTableSchema(batches iter.Seq2[arrow.RecordBatch, error], target *arrow.Schema) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range batches {
+			if err == nil {
+				var out arrow.RecordBatch
+				out, err = relabel(rec, target)
+				rec.Release()
+				rec = out
+			}
+			if !yield(rec, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// relabel returns rec with schema target: same column names in the same
+// order, types equal but for field metadata (the field ids).
+func relabel(rec arrow.RecordBatch, target *arrow.Schema) (arrow.RecordBatch, error) {
+	if rec.Schema().Equal(target) && rec.Schema().Metadata().Equal(target.Metadata()) {
+		rec.Retain()
+		return rec, nil
+	}
+	if int(rec.NumCols()) != target.NumFields() {
+		return nil, fmt.Errorf("%d columns, table has %d", rec.NumCols(), target.NumFields())
+	}
+	cols := make([]arrow.Array, 0, rec.NumCols())
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	for i, f := range target.Fields() {
+		col := rec.Column(i)
+		if name := rec.Schema().Field(i).Name; name != f.Name || !arrow.TypeEqual(col.DataType(), f.Type) {
+			return nil, fmt.Errorf("column %d: %s %s, table has %s %s", i, name, col.DataType(), f.Name, f.Type)
+		}
+		d := col.Data()
+		data := array.NewData(f.Type, d.Len(), d.Buffers(), d.Children(), d.NullN(), d.Offset())
+		cols = append(cols, array.MakeFromData(data))
+		data.Release()
+	}
+	return array.NewRecordBatch(target, cols, rec.NumRows()), nil
 }
 
 // CommitStats summarises a feature commit.
