@@ -50,6 +50,39 @@ func computeNarrow(t *testing.T, w *Warehouse, mem memory.Allocator, symbols []s
 	return res, feats, scope
 }
 
+// writeFeaturesTwice computes and writes ft_features for symbols over
+// [start, end) twice: the first write must read back as computed
+// (checkNarrow), the second must replace it, not duplicate it. It returns
+// the rows stored.
+func writeFeaturesTwice(t *testing.T, w *Warehouse, mem memory.Allocator, symbols []string, start, end time.Time) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var rows int64
+	for run := range 2 {
+		res, feats, scope := computeNarrow(t, w, mem, symbols, start, end)
+		st, err := w.WriteFeatures(ctx, scope, WideToNarrow(res.Table, feats, NarrowOptions{Start: start, End: end, Symbols: symbols, Mem: mem}))
+		if err != nil {
+			res.Release()
+			t.Fatal(err)
+		}
+		stored, err := w.ReadFeatures(ctx, nil, symbols, time.Time{}, time.Time{})
+		if err != nil {
+			res.Release()
+			t.Fatal(err)
+		}
+		if run == 0 {
+			rows = stored.NumRows()
+			checkNarrow(t, res.Table, stored, start, end)
+		}
+		if stored.NumRows() != st.Rows || stored.NumRows() != rows || rows == 0 {
+			t.Errorf("run %d: %d rows stored, %d committed, %d after the first run (a re-run replaces, not duplicates)", run, stored.NumRows(), st.Rows, rows)
+		}
+		stored.Release()
+		res.Release()
+	}
+	return rows
+}
+
 func TestFeaturesWriteReplaceRead(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -63,32 +96,7 @@ func TestFeaturesWriteReplaceRead(t *testing.T) {
 	symbols := []string{"BTCUSDT", "ETHUSDT"}
 	start, end := day0.Add(20*time.Hour), day0.Add(30*time.Hour)
 
-	var firstRows int64
-	for run := range 2 {
-		res, feats, scope := computeNarrow(t, w, mem, symbols, start, end)
-		narrow := WideToNarrow(res.Table, feats, NarrowOptions{Start: start, End: end, Symbols: symbols, Mem: mem})
-		st, err := w.WriteFeatures(ctx, scope, narrow)
-		if err != nil {
-			res.Release()
-			t.Fatal(err)
-		}
-		stored, err := w.ReadFeatures(ctx, nil, symbols, time.Time{}, time.Time{})
-		if err != nil {
-			res.Release()
-			t.Fatal(err)
-		}
-		if run == 0 {
-			firstRows = stored.NumRows()
-			checkNarrow(t, res.Table, stored, start, end)
-		} else if stored.NumRows() != firstRows {
-			t.Errorf("re-run: %d rows stored, want %d (replaced, not duplicated)", stored.NumRows(), firstRows)
-		}
-		if st.Rows != stored.NumRows() {
-			t.Errorf("run %d: committed %d rows, table holds %d", run, st.Rows, stored.NumRows())
-		}
-		stored.Release()
-		res.Release()
-	}
+	firstRows := writeFeaturesTwice(t, w, mem, symbols, start, end)
 
 	// a filtered read prunes to one feature
 	one, err := w.ReadFeatures(ctx, []string{"ret_1"}, []string{"ETHUSDT"}, start, end)

@@ -177,29 +177,7 @@ func TestRESTCatalogOnIcebergServer(t *testing.T) {
 
 	// ft_features: write twice (the second replaces the first), read back
 	symbols := []string{"BTCUSDT", "ETHUSDT"} // checkNarrow expects two
-	var rows int64
-	for run := range 2 {
-		res, feats, scope := computeNarrow(t, w, mem, symbols, start, end)
-		fst, err := w.WriteFeatures(ctx, scope, WideToNarrow(res.Table, feats, NarrowOptions{Start: start, End: end, Symbols: symbols, Mem: mem}))
-		if err != nil {
-			res.Release()
-			t.Fatal(err)
-		}
-		stored, err := w.ReadFeatures(ctx, nil, symbols, time.Time{}, time.Time{})
-		if err != nil {
-			res.Release()
-			t.Fatal(err)
-		}
-		if run == 0 {
-			checkNarrow(t, res.Table, stored, start, end)
-			rows = stored.NumRows()
-		}
-		if stored.NumRows() != fst.Rows || stored.NumRows() != rows || rows == 0 {
-			t.Errorf("run %d: %d rows stored, %d committed, %d after the first run", run, stored.NumRows(), fst.Rows, rows)
-		}
-		stored.Release()
-		res.Release()
-	}
+	rows := writeFeaturesTwice(t, w, mem, symbols, start, end)
 
 	tables, err := w.ListTables(ctx)
 	if err != nil {
