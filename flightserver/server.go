@@ -302,7 +302,7 @@ func (s *service) logCall(ctx context.Context, fullMethod string, st *callStats,
 	if len(st.features) > 0 {
 		attrs = append(attrs, slog.Int("n_features", len(st.features)), slog.String("features", shortList(st.features, 8)))
 	}
-	if method == "DoExchange" {
+	if method == "DoExchange" || method == "DoGet" || method == "DoPut" {
 		attrs = append(attrs, slog.Int64("rows_in", st.rowsIn), slog.Int64("rows_out", st.rowsOut))
 	}
 	attrs = append(attrs,

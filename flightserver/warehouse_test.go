@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,6 +133,9 @@ func TestWarehouseRoundTrip(t *testing.T) {
 	if sum.Rows != 20_000 || sum.Table != catalog.TradesTable || sum.SnapshotID == 0 {
 		t.Fatalf("put summary %+v", sum)
 	}
+	if logs := ts.logs.String(); !strings.Contains(logs, "method=DoPut") || !strings.Contains(logs, "rows_in=20000") {
+		t.Errorf("no DoPut log line with rows_in=20000:\n%s", logs)
+	}
 
 	lf, err := c.ListFlights(ctx, &flight.Criteria{})
 	if err != nil {
@@ -218,6 +223,9 @@ func TestWarehouseRoundTrip(t *testing.T) {
 				t.Fatalf("table ticket: row at %d outside the filter", v)
 			}
 		}
+	}
+	if !regexp.MustCompile(`method=DoGet .*rows_out=[1-9]`).MatchString(ts.logs.String()) {
+		t.Errorf("no DoGet log line with its rows:\n%s", ts.logs.String())
 	}
 	waitAllocated(t, ts.mem)
 }
