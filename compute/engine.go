@@ -92,10 +92,10 @@ func ComputeFeatures(ctx context.Context, specs []ir.Spec, frames []Frame, opts 
 	defer b.release()
 	sts := statuses(plan, b.featureErr)
 
-	fields := []arrow.Field{{Name: opts.TimeColumn, Type: timeRef.col.DataType(), Nullable: true}}
+	fields := []arrow.Field{keyField(opts.TimeColumn, timeRef.col.DataType())}
 	chunks := []*arrow.Chunked{timeRef.col}
 	if hasSymbol {
-		fields = append(fields, arrow.Field{Name: opts.SymbolColumn, Type: symRef.col.DataType(), Nullable: true})
+		fields = append(fields, keyField(opts.SymbolColumn, symRef.col.DataType()))
 		chunks = append(chunks, symRef.col)
 	}
 	var owned []*arrow.Chunked
@@ -122,6 +122,13 @@ func ComputeFeatures(ctx context.Context, specs []ir.Spec, frames []Frame, opts 
 	}
 	schema := arrow.NewSchema(fields, statusMetadata(sts))
 	return &Result{Table: array.NewTable(schema, cols, int64(n)), Statuses: sts}, nil
+}
+
+// keyField is the output field of the time or symbol column: the input's
+// name and type, nullable, without the input's field metadata, the same
+// whether computed in one go or streamed.
+func keyField(name string, dt arrow.DataType) arrow.Field {
+	return arrow.Field{Name: name, Type: dt, Nullable: true}
 }
 
 func featureField(plan *ir.Plan, fi int) arrow.Field {

@@ -81,9 +81,9 @@ func NewStream(specs []ir.Spec, input *arrow.Schema, opts Options) (*Stream, err
 	if len(prog.outputs) == 0 {
 		return nil, &NoFeaturesError{Statuses: sts}
 	}
-	fields := []arrow.Field{input.Field(timeIdx[0])}
+	fields := []arrow.Field{keyField(opts.TimeColumn, timeType)}
 	if idx := input.FieldIndices(opts.SymbolColumn); len(idx) > 0 {
-		fields = append(fields, input.Field(idx[0]))
+		fields = append(fields, keyField(opts.SymbolColumn, input.Field(idx[0]).Type))
 	}
 	for _, fi := range prog.outputs {
 		fields = append(fields, featureField(plan, fi))

@@ -33,6 +33,11 @@ func TestStreamEqualsOneShot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The same schema, statuses included, as the one-shot output:
+		// a file written from either is the same file.
+		if !s.Schema().Equal(want.Table.Schema()) || !s.Schema().Metadata().Equal(want.Table.Schema().Metadata()) {
+			t.Fatalf("stream schema\n%v\none-shot schema\n%v", s.Schema(), want.Table.Schema())
+		}
 		got := map[string][]uint64{}
 		for lo := 0; lo < len(rows); {
 			hi := min(len(rows), lo+1+r.IntN(700))

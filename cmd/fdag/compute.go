@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/featuredag/fdag/compute"
@@ -69,43 +70,58 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer tbl.Release()
 	readTime := time.Since(start)
 
-	res, err := compute.ComputeFeatures(ctx, specs, []compute.Frame{{Name: "input", Table: tbl}}, compute.Options{
+	opts := compute.Options{
 		TimeColumn:   *timeColumn,
 		SymbolColumn: *symbolCol,
 		Aliases:      aliasMap,
 		Registry:     reg,
 		Mem:          mem,
-	})
+	}
+	// Time-ordered input (the usual case) streams: batches are computed and
+	// written as they come. Otherwise, or when a feature fails mid-way, the
+	// whole output is computed first.
+	statuses, err := writeStreaming(ctx, tbl, specs, opts, *output)
+	mode := "streamed"
+	if errors.Is(err, errNotStreamable) {
+		mode = "in one go"
+		statuses, err = computeThenWrite(ctx, tbl, specs, opts, *output, stderr)
+	}
 	if err != nil {
-		var nf *compute.NoFeaturesError
-		if errors.As(err, &nf) {
-			printFailures(stderr, nf.Statuses)
-		}
 		return fmt.Errorf("compute %s: %w", *input, err)
 	}
-	defer res.Table.Release()
-	computeTime := time.Since(start) - readTime
-
-	if err := tableio.Write(ctx, *output, res.Table, tableio.WriteOptions{}); err != nil {
-		return err
-	}
 	ok := 0
-	for _, s := range res.Statuses {
+	for _, s := range statuses {
 		if s.Status == compute.StatusSuccess {
 			ok++
 		}
 	}
-	fmt.Fprintf(stderr, "fdag compute: %d rows, %d/%d features ok, %d failed -> %s (read %v, compute %v, total %v)\n",
-		res.Table.NumRows(), ok, len(res.Statuses), len(res.Statuses)-ok, *output,
-		readTime.Round(time.Millisecond), computeTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-	printFailures(stderr, res.Statuses)
+	fmt.Fprintf(stderr, "fdag compute: %d rows, %d/%d features ok, %d failed -> %s (read %v, compute and write %s %v, total %v)\n",
+		tbl.NumRows(), ok, len(statuses), len(statuses)-ok, *output,
+		readTime.Round(time.Millisecond), mode, (time.Since(start) - readTime).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	printFailures(stderr, statuses)
 	if ok == 0 {
 		return errors.New("no feature could be computed")
 	}
 	return nil
 }
 
-// loadSpecs reads the spec file, if any, then appends the inline features.
+// computeThenWrite computes the whole output, then writes it.
+func computeThenWrite(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts compute.Options, output string, stderr io.Writer) ([]compute.FeatureStatus, error) {
+	res, err := compute.ComputeFeatures(ctx, specs, []compute.Frame{{Name: "input", Table: tbl}}, opts)
+	if err != nil {
+		var nf *compute.NoFeaturesError
+		if errors.As(err, &nf) {
+			printFailures(stderr, nf.Statuses)
+		}
+		return nil, err
+	}
+	defer res.Release()
+	if err := tableio.Write(ctx, output, res.Table, tableio.WriteOptions{}); err != nil {
+		return nil, err
+	}
+	return res.Statuses, nil
+}
+
 // loadRequest reads what compute and run take from the same flags: the
 // specs of --features and --feature, the --alias map and the project's
 // FeatureType registry.
@@ -125,6 +141,7 @@ func loadRequest(featureFile string, inline, aliases []string, project string) (
 	return specs, aliasMap, reg, nil
 }
 
+// loadSpecs reads the spec file, if any, then appends the inline features.
 func loadSpecs(path string, inline []string) ([]ir.Spec, error) {
 	var specs []ir.Spec
 	if path != "" {
