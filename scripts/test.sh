@@ -25,7 +25,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 	fi
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-	-r tests/python/requirements.txt -r tests/flight/requirements.txt -e clients/python
+	-r tests/python/requirements.txt -r tests/flight/requirements.txt \
+	-r tests/notebooks/requirements.txt -e clients/python
 
 step "gofmt"
 unformatted="$(find . \( -name .venv -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print0 |
