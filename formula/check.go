@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -84,27 +85,52 @@ func (c *checker) checkArg(f *Func, p Param, arg Node) {
 		}
 		c.walk(arg)
 	case KindInt:
-		v, ok := IntValue(arg)
-		if !ok || v < int64(p.Min) {
+		v, isInt, ok := literal(arg)
+		if !ok || !isInt || v < float64(p.Min) || (p.Max == 0 && v > maxIntArg) {
 			c.report(newError(arg.PositionRange(), "%s: %s must be %s, got %s", f.Name, p.Name, intDesc(p.Min), brief(arg)))
+			return
 		}
+		c.withinMax(f, p, arg, v)
 	case KindWindow, KindHalfLife:
 		if s, ok := lit.(*StringLit); ok {
-			if _, err := ParseDuration(s.Value); err != nil {
+			d, err := ParseDuration(s.Value)
+			switch {
+			case err != nil:
 				c.report(newError(s.Pos, "%s: %s: %v", f.Name, p.Name, err))
+			case d > MaxDuration:
+				c.report(newError(s.Pos, "%s: %s must be at most '%s', got %s", f.Name, p.Name, maxDurationText, quote(s.Value)))
 			}
 			return
 		}
 		if p.Kind == KindWindow {
-			if v, ok := IntValue(arg); !ok || v < 1 {
-				c.report(newError(arg.PositionRange(), "%s: %s must be a positive integer (rows) or a duration string such as '5m', got %s", f.Name, p.Name, brief(arg)))
+			v, isInt, ok := literal(arg)
+			if ok && isInt && v >= 1 {
+				c.withinMax(f, p, arg, v)
+				return
 			}
+			c.report(newError(arg.PositionRange(), "%s: %s must be a positive integer (rows) or a duration string such as '5m', got %s", f.Name, p.Name, brief(arg)))
 			return
 		}
 		if v, ok := NumberValue(arg); !ok || !(v > 0) || math.IsInf(v, 0) {
 			c.report(newError(arg.PositionRange(), "%s: %s must be a positive number (rows) or a duration string such as '30s', got %s", f.Name, p.Name, brief(arg)))
+		} else {
+			c.withinMax(f, p, arg, v)
 		}
 	}
+}
+
+// maxDurationText is MaxDuration as users write it (FormatDuration would
+// say 521w3d).
+var maxDurationText = strconv.FormatInt(MaxDuration/(24*3600e9), 10) + "d"
+
+// withinMax reports a row count above the parameter's bound (see
+// MaxWindowRows) and says whether v is within it.
+func (c *checker) withinMax(f *Func, p Param, arg Node, v float64) bool {
+	if p.Max == 0 || v <= p.Max {
+		return true
+	}
+	c.report(newError(arg.PositionRange(), "%s: %s must be at most %s, got %s", f.Name, p.Name, p.bound(), brief(arg)))
+	return false
 }
 
 func intDesc(min int) string {

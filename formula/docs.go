@@ -40,6 +40,9 @@ func MarkdownDocs() string {
 	}
 	b.WriteString("\nDuration units: `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h`, `d`, `w`, combined as in `1h30m`.\n")
 	b.WriteString("Calendar units (`mo`, `y`, `q`) and index counts (`i`) are not accepted.\n\n")
+	b.WriteString("Windows, lags and half-lives have upper bounds (below, per parameter; durations at most `" + maxDurationText + "`),\n")
+	b.WriteString("far above what a feature sensibly uses: a larger value is an error at its position. The kernels'\n")
+	b.WriteString("state grows with the rows actually seen, not with the parameter.\n\n")
 
 	b.WriteString("| function | family | description |\n| --- | --- | --- |\n")
 	for _, f := range Functions {
@@ -64,6 +67,9 @@ func MarkdownDocs() string {
 			if p.Kind == KindInt {
 				kind = strings.TrimPrefix(strings.TrimPrefix(intDesc(p.Min), "a "), "an ")
 			}
+			if b := p.bound(); b != "" {
+				kind += ", at most " + b
+			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.Name, kind, mdCell(def))
 		}
 		fmt.Fprintf(&b, "\nExample: `%s`\n", f.Example)
@@ -79,3 +85,18 @@ var kindDoc = map[ArgKind]string{
 }
 
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// bound is the parameter's upper bound as the docs state it, or "".
+func (p Param) bound() string {
+	if p.Max == 0 {
+		return ""
+	}
+	n := strconv.FormatFloat(p.Max, 'f', -1, 64)
+	switch {
+	case p.Kind == KindWindow || p.Kind == KindHalfLife:
+		return n + " rows or '" + maxDurationText + "'"
+	case p.Name == "min_samples":
+		return n + " rows"
+	}
+	return n
+}

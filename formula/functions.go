@@ -42,7 +42,28 @@ type Param struct {
 	DefaultDoc string
 	// Min is the smallest value allowed for KindInt parameters.
 	Min int
+	// Max is the largest number of rows a KindInt, KindWindow or
+	// KindHalfLife parameter may give; durations are bounded by
+	// MaxDuration. 0 means no bound.
+	Max float64
 }
+
+// Upper bounds of the parameters that size a kernel's state. The kernels'
+// state grows with the rows actually seen, never with these (issue 8), so
+// they are not memory limits; they catch a typo (an extra zero, a timestamp
+// pasted as a window) before a fetch reads years of warmup for it, and they
+// are far above any window a feature sensibly uses. docs/functions.md lists
+// them.
+const (
+	// MaxWindowRows bounds row windows and min_samples.
+	MaxWindowRows = 10_000_000
+	// MaxLag bounds the k of lag and diff.
+	MaxLag = 10_000_000
+	// MaxHalfLifeRows bounds half-lives given in rows.
+	MaxHalfLifeRows = 1e9
+	// MaxDuration bounds duration windows and half-lives: 3650 days.
+	MaxDuration = 3650 * 24 * 3600e9
+)
 
 // Func declares a built-in function. This table is the single source of
 // truth: the checker validates calls against it, the IR builder maps names
@@ -75,10 +96,11 @@ func num(v float64) *float64 { return &v }
 var (
 	pX       = Param{Name: "x", Kind: KindSeries}
 	pY       = Param{Name: "y", Kind: KindSeries}
-	pWindow  = Param{Name: "w", Kind: KindWindow}
-	pMinSamp = Param{Name: "min_samples", Kind: KindInt, Optional: true, Min: 1,
+	pWindow  = Param{Name: "w", Kind: KindWindow, Max: MaxWindowRows}
+	pMinSamp = Param{Name: "min_samples", Kind: KindInt, Optional: true, Min: 1, Max: MaxWindowRows,
 		DefaultDoc: "w for a row window, 1 for a duration window"}
-	pHalfLife = Param{Name: "h", Kind: KindHalfLife}
+	pHalfLife = Param{Name: "h", Kind: KindHalfLife, Max: MaxHalfLifeRows}
+	pLagK     = Param{Name: "k", Kind: KindInt, Optional: true, Default: num(1), Max: MaxLag}
 )
 
 // Functions is the table of built-ins, in documentation order.
@@ -91,9 +113,9 @@ var Functions = []*Func{
 		Doc: "Absolute value.", Example: "abs(diff(close, 1))"},
 	{Name: "sqrt", Family: "elementwise", Params: []Param{pX},
 		Doc: "Square root; sqrt(-1) = NaN.", Example: "sqrt(rolling_sum(diff(log(close)) ** 2, 100))"},
-	{Name: "lag", Family: "shift", Params: []Param{pX, {Name: "k", Kind: KindInt, Optional: true, Default: num(1)}},
+	{Name: "lag", Family: "shift", Params: []Param{pX, pLagK},
 		Doc: "The value k rows earlier in the same symbol; null for the first k rows.", Example: "lag(close, 5)"},
-	{Name: "diff", Family: "shift", Params: []Param{pX, {Name: "k", Kind: KindInt, Optional: true, Default: num(1)}},
+	{Name: "diff", Family: "shift", Params: []Param{pX, pLagK},
 		Doc: "x - lag(x, k).", Example: "diff(close, 1)"},
 	{Name: "rolling_mean", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
 		Doc: "Mean over the trailing window ending at the current row.", Example: "rolling_mean(close, 20)"},

@@ -103,9 +103,13 @@ func checkWindow(rows int, dur int64) {
 }
 
 // window is the ring buffer of the rows currently in a window. Its capacity
-// is a power of two: `rows` rounded up for a row window (never grows), 64 to
-// start with for a duration window, doubling when full, so Step allocates
-// nothing once the largest window has been seen.
+// is a power of two, at most 64 to start with and doubling when full, so it
+// grows with the rows actually seen and never with the parameter: a
+// rolling_mean(x, 3000000000) over a thousand rows holds a thousand slots,
+// not three billion (issue 8: the up-front ring for the requested window
+// ended the server with "out of memory"). A row window stops growing at
+// `rows` rounded up; Step allocates nothing once the largest window has
+// been seen.
 type window struct {
 	rows  int
 	dur   int64
@@ -118,11 +122,14 @@ type window struct {
 	first int64 // sequence number of the oldest row
 }
 
+// initialRing is the starting capacity of windows, deques and lag lines.
+const initialRing = 64
+
 func newWindow(rows int, dur int64, pair bool) window {
-	c := 64
+	c := initialRing
 	if rows > 0 {
 		c = 1
-		for c < rows {
+		for c < rows && c < initialRing {
 			c <<= 1
 		}
 	}

@@ -3,24 +3,29 @@ package kernels
 // NewLag returns the kernel for lag(x, k): the value k rows earlier within
 // the symbol, null for the first k rows. k = 0 is the identity.
 //
-// The state is a delay line of the last k values and validities: a chunk's
-// first min(n, k) outputs come from it, the rest straight from the chunk, and
-// afterwards it holds the last k rows seen, so any chunking gives the same
-// output.
+// The state is a delay line of the last min(seen, k) values and validities
+// (a window ring, rolling.go): a chunk's first min(n, k) outputs come from
+// it, the rest straight from the chunk, and afterwards it holds the last k
+// rows seen, so any chunking gives the same output. The line grows with the
+// rows seen, never with k: lag(x, 100000000) over a few thousand rows holds
+// a few thousand values (issue 8: an up-front line of k reserved 3.7 GB for
+// four symbols).
 func NewLag(k int) Factory {
 	if k < 0 {
 		panic("kernels: negative lag")
 	}
 	return func() Op {
-		return &lagOp{k: k, v: make([]float64, k), ok: make([]bool, k)}
+		op := &lagOp{k: k}
+		if k > 0 {
+			op.line = newWindow(k, 0, false)
+		}
+		return op
 	}
 }
 
 type lagOp struct {
 	k    int
-	v    []float64 // ring of the last k values; v[head] is the oldest
-	ok   []bool
-	head int
+	line window // the last min(seen, k) rows, oldest first
 }
 
 func (l *lagOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
@@ -29,14 +34,21 @@ func (l *lagOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 	xv := x.V[:n]
 	valid = valid[:n]
 	nulls := 0
+	w := &l.line
+	// Row i < k lags into the line: the stream is line ++ chunk, and row i
+	// of the chunk wants stream position h+i-k, before the chunk starts.
 	m := min(n, k)
+	h := w.n
 	for i := 0; i < m; i++ {
-		j := l.head + i
-		if j >= k {
-			j -= k
+		j := h + i - k
+		if j < 0 {
+			out[i], valid[i] = 0, false
+			nulls++
+			continue
 		}
-		out[i], valid[i] = l.v[j], l.ok[j]
-		if !l.ok[j] {
+		s := (w.head + j) & w.mask
+		out[i], valid[i] = w.v[s], w.ok[s]
+		if !w.ok[s] {
 			nulls++
 		}
 	}
@@ -47,8 +59,7 @@ func (l *lagOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 				valid[i] = true
 			}
 		} else {
-			xs := x.Valid[:n-k]
-			for i, ok := range xs {
+			for i, ok := range x.Valid[:n-k] {
 				valid[k+i] = ok
 				if !ok {
 					nulls++
@@ -56,32 +67,20 @@ func (l *lagOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 			}
 		}
 	}
-	// Remember the last k rows.
 	if k == 0 {
 		return nulls
 	}
+	// Remember the last k rows of line ++ chunk.
+	from := 0
 	if n >= k {
-		copy(l.v, xv[n-k:])
-		if x.Valid == nil {
-			for i := range l.ok {
-				l.ok[i] = true
-			}
-		} else {
-			copy(l.ok, x.Valid[n-k:n])
-		}
-		l.head = 0
-		return nulls
+		w.head, w.n, from = 0, 0, n-k
 	}
-	for i := 0; i < n; i++ {
-		j := l.head + i
-		if j >= k {
-			j -= k
+	for i := from; i < n; i++ {
+		if w.leaves(0) {
+			w.pop()
 		}
-		l.v[j], l.ok[j] = xv[i], x.IsValid(i)
-	}
-	l.head += n
-	if l.head >= k {
-		l.head -= k
+		s := w.push(0)
+		w.v[s], w.ok[s] = xv[i], x.IsValid(i)
 	}
 	return nulls
 }
