@@ -151,16 +151,25 @@ func (w *Warehouse) removeFiles(ctx context.Context, tbl *table.Table, files []i
 // transaction; it returns the new snapshot id. The files are removed when
 // the commit fails.
 func (w *Warehouse) commit(ctx context.Context, tbl *table.Table, del iceberg.BooleanExpression, files []iceberg.DataFile, props iceberg.Properties) (int64, error) {
+	snap, err := w.commitFiles(ctx, tbl, del, files, props)
+	if err != nil {
+		w.removeFiles(ctx, tbl, files)
+	}
+	return snap, err
+}
+
+// commitFiles is commit leaving the files in place when it fails, for a
+// caller that decides itself (CommitRun: the outcome of a failed commit may
+// be unknown, and a committed file must never be removed).
+func (w *Warehouse) commitFiles(ctx context.Context, tbl *table.Table, del iceberg.BooleanExpression, files []iceberg.DataFile, props iceberg.Properties) (int64, error) {
 	tx := tbl.NewTransaction()
 	if del != nil {
 		if err := tx.Delete(ctx, del, props); err != nil {
-			w.removeFiles(ctx, tbl, files)
 			return 0, fmt.Errorf("delete %s: %w", del, err)
 		}
 	}
 	if len(files) > 0 {
 		if err := tx.AddDataFiles(ctx, files, props); err != nil {
-			w.removeFiles(ctx, tbl, files)
 			return 0, fmt.Errorf("add %d data files: %w", len(files), err)
 		}
 	}
@@ -169,7 +178,6 @@ func (w *Warehouse) commit(ctx context.Context, tbl *table.Table, del iceberg.Bo
 	}
 	out, err := tx.Commit(ctx)
 	if err != nil {
-		w.removeFiles(ctx, tbl, files)
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	return currentSnapshotID(out), nil
