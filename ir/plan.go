@@ -136,6 +136,18 @@ func (p *Plan) NeedsTime() bool {
 // (directly or through other nodes), the measure of common subexpression
 // elimination that Polars reports in its explain.
 func (p *Plan) SharedNodes() int {
+	shared := 0
+	for _, u := range p.FeatureUsers() {
+		if u > 1 {
+			shared++
+		}
+	}
+	return shared
+}
+
+// FeatureUsers counts, per node, the successful features whose DAG holds
+// it (directly or through other nodes).
+func (p *Plan) FeatureUsers() []int {
 	users := make([]int, len(p.Nodes))
 	last := make([]int, len(p.Nodes)) // last feature (+1) that counted the node
 	for fi, f := range p.Features {
@@ -154,11 +166,5 @@ func (p *Plan) SharedNodes() int {
 			stack = append(stack, p.Nodes[id].Args...)
 		}
 	}
-	shared := 0
-	for _, u := range users {
-		if u > 1 {
-			shared++
-		}
-	}
-	return shared
+	return users
 }
