@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
@@ -123,16 +124,43 @@ func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*Result, 
 		return nil, fmt.Errorf("computing over %s: %w", req.source(), err)
 	}
 	out := &Result{Result: *res, SourceRows: data.Table.NumRows() - data.WarmupRows, WarmupRows: data.WarmupRows}
-	if data.WarmupRows == 0 {
-		return out, nil
+	ids := tradeIDs(data.Table)
+	if ids != nil {
+		defer ids.Release()
 	}
-	kept, err := catalog.DropWarmup(res.Table, data.Warmup)
-	res.Table.Release()
-	if err != nil {
-		return nil, err
+	if data.WarmupRows > 0 {
+		kept, err := catalog.DropWarmup(res.Table, data.Warmup)
+		res.Table.Release()
+		if err != nil {
+			return nil, err
+		}
+		out.Table = kept
+		if ids != nil {
+			kept, err := catalog.DropWarmup(ids, data.Warmup)
+			if err != nil {
+				out.Release()
+				return nil, err
+			}
+			defer kept.Release()
+			ids = kept
+		}
 	}
-	out.Table = kept
+	if ids != nil {
+		out.TradeIDs = ids.Column(0).Data()
+		out.TradeIDs.Retain()
+	}
 	return out, nil
+}
+
+// tradeIDs is the source's trade_id column as a one-column table, or nil
+// when the source has none (or not as int64).
+func tradeIDs(src arrow.Table) arrow.Table {
+	idx := src.Schema().FieldIndices(catalog.ColTradeID)
+	if len(idx) == 0 || src.Schema().Field(idx[0]).Type.ID() != arrow.INT64 {
+		return nil
+	}
+	col := src.Column(idx[0])
+	return array.NewTable(arrow.NewSchema([]arrow.Field{col.Field()}, nil), []arrow.Column{*col}, src.NumRows())
 }
 
 // Result is compute's wide result for the rows in [Start, End), and how
@@ -141,4 +169,19 @@ type Result struct {
 	compute.Result
 	SourceRows int64 // rows in [Start, End)
 	WarmupRows int64 // rows before Start read for the windows, not output
+	// TradeIDs is the source's trade_id of each output row (nil when the
+	// source has none), for catalog.NarrowOptions.TradeIDs.
+	TradeIDs *arrow.Chunked
+}
+
+// Release frees the result's table and trade ids.
+func (r *Result) Release() {
+	if r == nil {
+		return
+	}
+	r.Result.Release()
+	if r.TradeIDs != nil {
+		r.TradeIDs.Release()
+		r.TradeIDs = nil
+	}
 }

@@ -66,7 +66,7 @@ func TestWorkersAndCoordinator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if schema.NumFields() != 11 {
+	if schema.NumFields() != len(FeatureSchema.Fields()) {
 		t.Errorf("schema has %d fields", schema.NumFields())
 	}
 	var got int64

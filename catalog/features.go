@@ -63,7 +63,10 @@ type NarrowOptions struct {
 	Symbols       []string
 	ProcessedTime time.Time // default now
 	BatchRows     int       // default 65536
-	Mem           memory.Allocator
+	// TradeIDs, row-aligned with the wide table (int64), fills trade_id;
+	// nil leaves it null (the source has no trade ids).
+	TradeIDs *arrow.Chunked
+	Mem      memory.Allocator
 }
 
 // NarrowSchema is the Arrow schema of ft_features with Iceberg field ids.
@@ -80,6 +83,9 @@ func NarrowSchema() *arrow.Schema {
 // rows: one row per (feature, input row in [Start, End)), in feature, then
 // input order (so each file holds rows sorted by symbol and timestamp when
 // the input was), with status success. A null or NaN value is kept as it is.
+// Each row carries seq, the ordinal of its input row among the rows of the
+// same symbol and (microsecond) timestamp, so (symbol, timestamp, seq) is
+// unique per feature and joins the features of one input row.
 // Each failed feature gets one row per symbol at Start with status error and
 // the message in feature_value_json. The iterator yields fresh batches that
 // the consumer releases (table.WriteRecords does).
@@ -132,6 +138,24 @@ func WideToNarrow(wide arrow.Table, feats []FeatureInfo, opts NarrowOptions) ite
 			hi = opts.End.UnixMicro()
 		}
 		toMicro := microsOf(tsv.DataType().(*arrow.TimestampType).Unit)
+		seqs := tieOrdinals(symv, tsv, toMicro)
+		var ids *array.Int64
+		if opts.TradeIDs != nil {
+			if opts.TradeIDs.Len() != tsv.Len() {
+				yield(nil, fmt.Errorf("%d trade ids for %d wide rows", opts.TradeIDs.Len(), tsv.Len()))
+				return
+			}
+			a, err := flattenChunked(opts.TradeIDs, opts.Mem)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			defer a.Release()
+			if ids, ok = a.(*array.Int64); !ok {
+				yield(nil, fmt.Errorf("trade ids are %s, want int64", a.DataType()))
+				return
+			}
+		}
 		b := newNarrowBuilder(opts.Mem, opts.ProcessedTime)
 		defer b.release()
 		emit := func() bool {
@@ -172,6 +196,7 @@ func WideToNarrow(wide arrow.Table, feats []FeatureInfo, opts NarrowOptions) ite
 					continue
 				}
 				b.appendValue(symv.Value(i), f, t, fv, i)
+				b.appendRowID(seqs[i], ids, i)
 				if b.rows >= opts.BatchRows {
 					if !emit() {
 						vals.Release()
@@ -185,6 +210,48 @@ func WideToNarrow(wide arrow.Table, feats []FeatureInfo, opts NarrowOptions) ite
 			emit()
 		}
 	}
+}
+
+// tieOrdinals numbers each row among the earlier rows of the same symbol
+// and microsecond timestamp (the stored key): 0 for the first, 1 for the
+// next... Rows of a symbol are time-ordered in compute's output, so one
+// (last time, count) per symbol suffices; a symbol whose time goes back
+// (an unsorted wide table) falls back to counting every key it has seen.
+func tieOrdinals(sym *array.String, ts *array.Timestamp, toMicro func(int64) int64) []int32 {
+	type last struct {
+		t int64
+		n int32
+	}
+	type key struct {
+		s string
+		t int64
+	}
+	out := make([]int32, ts.Len())
+	runs := map[string]last{}
+	var seen map[key]int32 // only for unsorted input
+	for i := range out {
+		s, t := sym.Value(i), toMicro(int64(ts.Value(i)))
+		l, ok := runs[s]
+		switch {
+		case seen != nil:
+			out[i] = seen[key{s, t}]
+		case !ok || t > l.t:
+			out[i] = 0
+		case t == l.t:
+			out[i] = l.n + 1
+		default: // time went back: count every key from here on
+			seen = map[key]int32{}
+			for j := 0; j < i; j++ {
+				seen[key{sym.Value(j), toMicro(int64(ts.Value(j)))}]++
+			}
+			out[i] = seen[key{s, t}]
+		}
+		if seen != nil {
+			seen[key{s, t}]++
+		}
+		runs[s] = last{t, out[i]}
+	}
+	return out
 }
 
 func microsOf(u arrow.TimeUnit) func(int64) int64 {
@@ -201,7 +268,11 @@ func microsOf(u arrow.TimeUnit) func(int64) int64 {
 
 // flatten returns the column as one array.
 func flatten(c *arrow.Column, mem memory.Allocator) (arrow.Array, error) {
-	chunks := c.Data().Chunks()
+	return flattenChunked(c.Data(), mem)
+}
+
+func flattenChunked(c *arrow.Chunked, mem memory.Allocator) (arrow.Array, error) {
+	chunks := c.Chunks()
 	if len(chunks) == 1 {
 		chunks[0].Retain()
 		return chunks[0], nil
@@ -260,8 +331,20 @@ func (n *narrowBuilder) appendValue(sym string, f FeatureInfo, t int64, v *array
 	n.b.Field(9).(*array.StringBuilder).Append(StatusSuccess)
 }
 
+// appendRowID fills seq and trade_id of the row just appended.
+func (n *narrowBuilder) appendRowID(seq int32, ids *array.Int64, i int) {
+	n.b.Field(11).(*array.Int32Builder).Append(seq)
+	if ids == nil || ids.IsNull(i) {
+		n.b.Field(12).AppendNull()
+	} else {
+		n.b.Field(12).(*array.Int64Builder).Append(ids.Value(i))
+	}
+}
+
 func (n *narrowBuilder) appendError(sym string, f FeatureInfo, t int64, msg string) {
 	n.appendMeta(sym, f, t)
+	n.b.Field(11).AppendNull() // an error row stands for no source row
+	n.b.Field(12).AppendNull()
 	n.b.Field(6).AppendNull()
 	n.b.Field(7).(*array.StringBuilder).Append(msg)
 	n.b.Field(8).AppendNull()

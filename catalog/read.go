@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
@@ -77,16 +78,18 @@ func (q TableQuery) filterOn(timeCol string) iceberg.BooleanExpression {
 	return f
 }
 
-func (w *Warehouse) newScan(ctx context.Context, name string, q TableQuery) (*table.Scan, error) {
+// newScan plans the scan of q and says which column is the table's time.
+func (w *Warehouse) newScan(ctx context.Context, name string, q TableQuery) (*table.Scan, string, error) {
 	tbl, err := w.LoadTable(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	opts := []table.ScanOption{table.WithRowFilter(q.filterOn(timeColumnOf(name, tbl.Schema())))}
+	timeCol := timeColumnOf(name, tbl.Schema())
+	opts := []table.ScanOption{table.WithRowFilter(q.filterOn(timeCol))}
 	if q.Columns != nil {
 		for _, c := range q.Columns {
 			if _, ok := tbl.Schema().FindFieldByName(c); !ok {
-				return nil, fmt.Errorf("table %s: no column %q (columns: %s)", name, c, schemaNames(tbl.Schema()))
+				return nil, "", fmt.Errorf("table %s: no column %q (columns: %s)", name, c, schemaNames(tbl.Schema()))
 			}
 		}
 		opts = append(opts, table.WithSelectedFields(q.Columns...))
@@ -94,13 +97,14 @@ func (w *Warehouse) newScan(ctx context.Context, name string, q TableQuery) (*ta
 	if q.Limit > 0 {
 		opts = append(opts, table.WithLimit(q.Limit))
 	}
-	return tbl.Scan(opts...), nil
+	return tbl.Scan(opts...), timeCol, nil
 }
 
 // ReadTable reads the rows of table name matching q, with partition and
-// file pruning. The caller releases the table.
+// file pruning, in time order (readOrder: time, symbol, row identity,
+// feature name). The caller releases the table.
 func (w *Warehouse) ReadTable(ctx context.Context, name string, q TableQuery) (arrow.Table, error) {
-	scan, err := w.newScan(ctx, name, q)
+	scan, timeCol, err := w.newScan(ctx, name, q)
 	if err != nil {
 		return nil, err
 	}
@@ -109,38 +113,38 @@ func (w *Warehouse) ReadTable(ctx context.Context, name string, q TableQuery) (a
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	return t, nil
+	defer t.Release()
+	sorted, err := sortRows(ctx, w.mem, t, readOrder(timeCol, t.Schema()))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return sorted, nil
 }
 
 // ScanTable streams the rows of table name matching q, for DoGet: the
 // schema, then the batches, each valid until the next is requested (the
-// consumer releases nothing). The scan's resources are freed when the
-// iteration ends.
+// consumer releases nothing), in ReadTable's time order. Ordering needs
+// every matching row, so the rows are read whole first (memory grows with
+// the rows the filter selects, as the client's read_all does anyway).
 func (w *Warehouse) ScanTable(ctx context.Context, name string, q TableQuery) (*arrow.Schema, iter.Seq2[arrow.RecordBatch, error], error) {
-	scan, err := w.newScan(ctx, name, q)
+	t, err := w.ReadTable(ctx, name, q)
 	if err != nil {
 		return nil, nil, err
 	}
-	schema, recs, err := scan.ToArrowRecords(compute.WithAllocator(ctx, w.mem))
-	if err != nil {
-		scan.Close()
-		return nil, nil, fmt.Errorf("read %s: %w", name, err)
-	}
 	seq := func(yield func(arrow.RecordBatch, error) bool) {
-		defer scan.Close()
-		for rec, err := range recs {
-			if err != nil {
-				yield(nil, fmt.Errorf("read %s: %w", name, err))
-				return
-			}
-			ok := yield(rec, nil)
-			rec.Release()
-			if !ok {
+		defer t.Release()
+		tr := array.NewTableReader(t, 1<<16)
+		defer tr.Release()
+		for tr.Next() {
+			if !yield(tr.RecordBatch(), nil) {
 				return
 			}
 		}
+		if err := tr.Err(); err != nil {
+			yield(nil, fmt.Errorf("read %s: %w", name, err))
+		}
 	}
-	return schema, seq, nil
+	return t.Schema(), seq, nil
 }
 
 // ReadFeatures reads ft_features rows of the named features (nil: all)

@@ -21,6 +21,7 @@ const (
 	ColEventTime = "event_time"
 	ColTradeID   = "trade_id"
 	ColTimestamp = "timestamp"
+	ColSeq       = "seq"
 )
 
 // TableDef is the schema and partitioning of a table fdag creates.
@@ -90,9 +91,17 @@ func mustArrowSchema(s *iceberg.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// FeatureSchema is ft_features, the narrow schema of DESIGN.md. Field ids
-// are numbered as the catalog assigns them on creation (depth first: the
-// list element takes 10).
+// FeatureSchema is ft_features, the narrow schema of docs/contracts.md.
+// Field ids are numbered as the catalog assigns them on creation (depth
+// first: the list element takes 10).
+//
+// seq and trade_id (added after the first release, at the end, so tables
+// created before them are evolved in place: see Warehouse.Table) identify
+// the source row a value belongs to when several rows of a symbol share a
+// timestamp, as 14-60% of real trades do. The join key of the narrow rows
+// back to wide rows is (symbol, timestamp, seq): seq numbers the rows of one
+// (symbol, timestamp) 0, 1, ... in the input's order (time, then trade id
+// when the source has one), so it is the same for every feature of a run.
 var FeatureSchema = iceberg.NewSchema(0,
 	opt(1, ColSymbol, iceberg.PrimitiveTypes.String, "instrument symbol"),
 	opt(2, "feature_name", iceberg.PrimitiveTypes.String, "feature name of the request"),
@@ -105,6 +114,8 @@ var FeatureSchema = iceberg.NewSchema(0,
 	opt(9, "feature_value_array", &iceberg.ListType{ElementID: 10, Element: iceberg.PrimitiveTypes.Float64}, "vector value"),
 	opt(11, "status", iceberg.PrimitiveTypes.String, "success, error or partial"),
 	opt(12, "processed_time", tsTZ, "when the value was computed"),
+	opt(13, ColSeq, iceberg.PrimitiveTypes.Int32, "0-based ordinal of the source row among the symbol's rows at the same timestamp, in input order; join key (symbol, timestamp, seq)"),
+	opt(14, ColTradeID, iceberg.PrimitiveTypes.Int64, "trade id of the source row, when the source has one"),
 )
 
 // KnownTables are the tables fdag creates on first write, by name.

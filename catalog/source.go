@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -325,112 +324,28 @@ func distinctStrings(t arrow.Table, col string) []string {
 func sortedConcat(ctx context.Context, w *Warehouse, parts []arrow.Table, timeCol string) (arrow.Table, error) {
 	schema := parts[0].Schema()
 	var n int64
+	chunks := make([][]arrow.Array, schema.NumFields())
 	for _, p := range parts {
 		if !p.Schema().Equal(schema) {
 			return nil, fmt.Errorf("warmup read schema %s differs from %s", p.Schema(), schema)
 		}
 		n += p.NumRows()
-	}
-	cols := make([]arrow.Array, schema.NumFields())
-	defer func() {
-		for _, c := range cols {
-			if c != nil {
-				c.Release()
-			}
-		}
-	}()
-	for i := range cols {
-		var chunks []arrow.Array
-		for _, p := range parts {
-			chunks = append(chunks, p.Column(i).Data().Chunks()...)
-		}
-		if len(chunks) == 0 {
-			cols[i] = array.MakeArrayOfNull(w.mem, schema.Field(i).Type, 0)
-			continue
-		}
-		c, err := array.Concatenate(chunks, w.mem)
-		if err != nil {
-			return nil, err
-		}
-		cols[i] = c
-	}
-	key := func(name string) arrow.Array {
-		if idx := schema.FieldIndices(name); len(idx) > 0 {
-			return cols[idx[0]]
-		}
-		return nil
-	}
-	var sym *array.String
-	if a := key(ColSymbol); a != nil {
-		sym = a.(*array.String)
-	}
-	ts := key(timeCol).(*array.Timestamp).TimestampValues()
-	var ids []int64
-	if a, ok := key(ColTradeID).(*array.Int64); ok {
-		ids = a.Int64Values()
-	}
-	less := func(i, j int) int {
-		if sym != nil {
-			if c := strings.Compare(sym.Value(i), sym.Value(j)); c != 0 {
-				return c
-			}
-		}
-		if c := cmp.Compare(ts[i], ts[j]); c != 0 {
-			return c
-		}
-		if ids != nil {
-			return cmp.Compare(ids[i], ids[j])
-		}
-		return 0
-	}
-	order := make([]int, n)
-	sorted := true
-	for i := range order {
-		order[i] = i
-		if i > 0 && sorted && less(i-1, i) > 0 {
-			sorted = false
+		for i := range chunks {
+			chunks[i] = append(chunks[i], p.Column(i).Data().Chunks()...)
 		}
 	}
-	if !sorted {
-		slices.SortStableFunc(order, less)
-	}
-	var idx arrow.Array
-	if !sorted {
-		idxB := array.NewInt64Builder(w.mem)
-		idxB.Reserve(len(order))
-		for _, o := range order {
-			idxB.UnsafeAppend(int64(o))
-		}
-		idx = idxB.NewArray()
-		idxB.Release()
-		defer idx.Release()
-	}
-	outCols := make([]arrow.Column, len(cols))
-	for i, c := range cols {
-		arr := c
-		if !sorted {
-			taken, err := compute.TakeArray(compute.WithAllocator(ctx, w.mem), c, idx)
-			if err != nil {
-				for _, oc := range outCols[:i] {
-					oc.Release()
-				}
-				return nil, err
-			}
-			arr = taken
-		} else {
-			arr.Retain()
-		}
-		ch := arrow.NewChunked(arr.DataType(), []arrow.Array{arr})
-		arr.Release()
-		outCols[i] = *arrow.NewColumn(schema.Field(i), ch)
+	cols := make([]arrow.Column, len(chunks))
+	for i, c := range chunks {
+		ch := arrow.NewChunked(schema.Field(i).Type, c)
+		cols[i] = *arrow.NewColumn(schema.Field(i), ch)
 		ch.Release()
 	}
-	defer func() {
-		for i := range outCols {
-			outCols[i].Release()
-		}
-	}()
-	return array.NewTable(schema, outCols, n), nil
+	all := array.NewTable(schema, cols, n)
+	for i := range cols {
+		cols[i].Release()
+	}
+	defer all.Release()
+	return sortRows(ctx, w.mem, all, []string{ColSymbol, timeCol, ColTradeID})
 }
 
 // DropWarmup returns the rows of tbl (row-aligned with a SourceData, e.g.

@@ -176,8 +176,10 @@ func (w *Warehouse) LoadTable(ctx context.Context, name string) (*table.Table, e
 	return tbl, nil
 }
 
-// Table loads a table fdag knows (KnownTables), creating it with its schema
-// and partitioning when it does not exist yet.
+// Table loads a table fdag knows (KnownTables) for writing, creating it
+// with its schema and partitioning when it does not exist yet, and adding
+// the columns of its definition that a table created by an earlier version
+// lacks (evolve).
 func (w *Warehouse) Table(ctx context.Context, name string) (*table.Table, error) {
 	def, ok := KnownTables[name]
 	if !ok {
@@ -185,7 +187,7 @@ func (w *Warehouse) Table(ctx context.Context, name string) (*table.Table, error
 	}
 	tbl, err := w.cat.LoadTable(ctx, w.ident(name))
 	if err == nil {
-		return tbl, nil
+		return w.evolve(ctx, name, tbl, def)
 	}
 	if !errors.Is(err, icecat.ErrNoSuchTable) {
 		return nil, fmt.Errorf("load table %s.%s: %w", w.cfg.Namespace, name, err)

@@ -190,7 +190,7 @@ func runShard(ctx context.Context, w *catalog.Warehouse, req batch.Request, plan
 		return catalog.StagedFiles{}, nil, err
 	}
 	defer res.Release()
-	narrow := catalog.WideToNarrow(res.Table, catalog.FeatureInfos(plan, res.Statuses), catalog.NarrowOptions{Mem: req.Mem})
+	narrow := catalog.WideToNarrow(res.Table, catalog.FeatureInfos(plan, res.Statuses), catalog.NarrowOptions{Mem: req.Mem, TradeIDs: res.TradeIDs})
 	staged, err := w.StageFeatures(ctx, narrow)
 	return staged, res, err
 }
