@@ -69,7 +69,10 @@ func (r Request) Plan(ctx context.Context, wh *catalog.Warehouse) (*ir.Plan, *ar
 	for i, f := range schema.Fields() {
 		names[i] = f.Name
 	}
-	plan := ir.Compile(r.Specs, ir.Options{Registry: r.Registry, Aliases: r.Aliases, SourceColumns: names})
+	plan, err := ir.CompileContext(ctx, r.Specs, ir.Options{Registry: r.Registry, Aliases: r.Aliases, SourceColumns: names})
+	if err != nil {
+		return nil, nil, err
+	}
 	return plan, schema, nil
 }
 
@@ -82,7 +85,7 @@ func (r Request) OutputSchema(ctx context.Context, wh *catalog.Warehouse) (*arro
 	if err != nil {
 		return nil, err
 	}
-	s, err := compute.NewStream(r.Specs, schema, r.options())
+	s, err := compute.NewStreamContext(ctx, r.Specs, schema, r.options())
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,10 @@ func ComputeFeatures(ctx context.Context, specs []ir.Spec, frames []Frame, opts 
 	}
 	n := int(frames[timeRef.frame].Table.NumRows())
 	symRef, hasSymbol := columns[opts.SymbolColumn]
-	plan := ir.Compile(specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
+	plan, err := ir.CompileContext(ctx, specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
+	if err != nil {
+		return nil, err
+	}
 	prog := newProgram(plan, inputInfo{
 		columnErr: func(name string) error {
 			ref, ok := columns[name]
@@ -265,8 +268,14 @@ func (p *program) evaluate(ctx context.Context, cols map[string]*arrow.Chunked, 
 		b.release()
 		return nil, err
 	}
+	reached := reachedErrors(p.plan, func(id ir.NodeID) error {
+		if e := out.failed[id].Load(); e != nil {
+			return *e
+		}
+		return nil
+	})
 	for _, fi := range p.outputs {
-		if err := failedNode(p.plan, p.plan.Features[fi].Root, out); err != nil {
+		if err := reached[p.plan.Features[fi].Root]; err != nil {
 			b.featureErr[fi] = fmt.Errorf("%s: %w", p.plan.Features[fi].Spec.Name, err)
 		}
 	}
@@ -351,29 +360,6 @@ func groupsBySize(p *partition) []int {
 		return (p.bounds[b+1] - p.bounds[b]) - (p.bounds[a+1] - p.bounds[a])
 	})
 	return gs
-}
-
-// failedNode returns the error of a node reachable from root whose kernel
-// failed at run time.
-func failedNode(plan *ir.Plan, root ir.NodeID, out *sink) error {
-	seen := map[ir.NodeID]bool{}
-	var walk func(id ir.NodeID) error
-	walk = func(id ir.NodeID) error {
-		if seen[id] {
-			return nil
-		}
-		seen[id] = true
-		if p := out.failed[id].Load(); p != nil {
-			return *p
-		}
-		for _, a := range plan.Nodes[id].Args {
-			if err := walk(a); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return walk(root)
 }
 
 func statuses(plan *ir.Plan, featureErr []error) []FeatureStatus {

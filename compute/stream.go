@@ -54,6 +54,12 @@ type symbolState struct {
 // NewStream validates the features against the input schema. It fails when
 // the schema lacks the time column or no feature can run.
 func NewStream(specs []ir.Spec, input *arrow.Schema, opts Options) (*Stream, error) {
+	return NewStreamContext(context.Background(), specs, input, opts)
+}
+
+// NewStreamContext is NewStream that stops compiling, with ctx's error,
+// once ctx is done.
+func NewStreamContext(ctx context.Context, specs []ir.Spec, input *arrow.Schema, opts Options) (*Stream, error) {
 	opts = opts.withDefaults()
 	timeIdx := input.FieldIndices(opts.TimeColumn)
 	if len(timeIdx) == 0 {
@@ -66,7 +72,10 @@ func NewStream(specs []ir.Spec, input *arrow.Schema, opts Options) (*Stream, err
 		return nil, fmt.Errorf("time column %q has type %s; expected a timestamp", opts.TimeColumn, timeType)
 	}
 	names := fieldNames(input)
-	plan := ir.Compile(specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
+	plan, err := ir.CompileContext(ctx, specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
+	if err != nil {
+		return nil, err
+	}
 	prog := newProgram(plan, inputInfo{
 		columnErr: func(name string) error {
 			idx := input.FieldIndices(name)

@@ -1,6 +1,7 @@
 package flightserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sort"
@@ -55,9 +56,9 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 	case ActionListFeatures:
 		res = s.listFeatures()
 	case ActionValidate:
-		res, err = s.validate(act.Body, st)
+		res, err = s.validate(stream.Context(), act.Body, st)
 	case ActionExplain:
-		res, err = s.explain(act.Body, st)
+		res, err = s.explain(stream.Context(), act.Body, st)
 	default:
 		names := make([]string, len(actionTypes))
 		for i, a := range actionTypes {
@@ -123,7 +124,7 @@ type validateResult struct {
 	Columns []string `json:"columns"`
 }
 
-func (s *service) validate(body []byte, st *callStats) (*validateResult, error) {
+func (s *service) validate(ctx context.Context, body []byte, st *callStats) (*validateResult, error) {
 	c, err := parseCommand("validate", body)
 	if err != nil {
 		return nil, err
@@ -133,7 +134,10 @@ func (s *service) validate(body []byte, st *callStats) (*validateResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	cs, err := compute.NewStream(c.Features, in, c.options(s))
+	cs, err := compute.NewStreamContext(ctx, c.Features, in, c.options(s))
+	if ctx.Err() != nil {
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	if err != nil {
 		var nf *compute.NoFeaturesError
 		if errors.As(err, &nf) {
@@ -153,7 +157,7 @@ type explainResult struct {
 	DOT  string `json:"dot"`
 }
 
-func (s *service) explain(body []byte, st *callStats) (*explainResult, error) {
+func (s *service) explain(ctx context.Context, body []byte, st *callStats) (*explainResult, error) {
 	c, err := parseCommand("explain", body)
 	if err != nil {
 		return nil, err
@@ -166,6 +170,9 @@ func (s *service) explain(body []byte, st *callStats) (*explainResult, error) {
 		}
 		sort.Strings(cols)
 	}
-	plan := ir.Compile(c.Features, ir.Options{Registry: s.registry, Aliases: c.Aliases, SourceColumns: cols})
+	plan, err := ir.CompileContext(ctx, c.Features, ir.Options{Registry: s.registry, Aliases: c.Aliases, SourceColumns: cols})
+	if err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
 	return &explainResult{Text: plan.Explain(), DOT: plan.DOT()}, nil
 }

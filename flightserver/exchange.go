@@ -146,8 +146,11 @@ func (c *command) inputSchema() (*arrow.Schema, error) {
 }
 
 // newStream builds the compute stream, mapping its errors to statuses.
-func (s *service) newStream(c *command, input *arrow.Schema) (*compute.Stream, error) {
-	cs, err := compute.NewStream(c.Features, input, c.options(s))
+func (s *service) newStream(ctx context.Context, c *command, input *arrow.Schema) (*compute.Stream, error) {
+	cs, err := compute.NewStreamContext(ctx, c.Features, input, c.options(s))
+	if ctx.Err() != nil {
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	if err != nil {
 		var nf *compute.NoFeaturesError
 		if errors.As(err, &nf) {
@@ -177,7 +180,7 @@ func (s *service) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) 
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.newStream(c, in)
+	cs, err := s.newStream(ctx, c, in)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +241,7 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 	step := func(rec arrow.RecordBatch) (arrow.RecordBatch, error) { rec.Retain(); return rec, nil }
 	statuses := func() []compute.FeatureStatus { return []compute.FeatureStatus{} }
 	if !c.Echo {
-		cs, err := s.newStream(c, rdr.Schema())
+		cs, err := s.newStream(stream.Context(), c, rdr.Schema())
 		if err != nil {
 			return err
 		}

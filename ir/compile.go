@@ -1,6 +1,7 @@
 package ir
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -131,6 +132,17 @@ type compiler struct {
 // source column. A feature naming itself skips the feature step, so
 // `{"name": "trade_price", "formula": "log(trade_price)"}` reads the column.
 func Compile(specs []Spec, opts Options) *Plan {
+	p, _ := CompileContext(context.Background(), specs, opts)
+	return p
+}
+
+// CompileContext is Compile that stops soon after ctx is done, returning
+// ctx's error and no plan: a server compiling a client's request must not
+// keep going after the client has gone (issue 8: a 30,000-feature chain
+// kept compiling 90 CPU-seconds past its client's 3 s deadline).
+func CompileContext(ctx context.Context, specs []Spec, opts Options) (*Plan, error) {
+	// Every loop over the features checks ctx; each step is one feature's
+	// work, so a cancel is seen within about one feature's compile.
 	if opts.Registry == nil {
 		opts.Registry = Builtin()
 	}
@@ -153,6 +165,9 @@ func Compile(specs []Spec, opts Options) *Plan {
 		p.Features[i] = Feature{Spec: s.WithDefaults(), Root: -1}
 	}
 	for i := range specs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		c.prepare(i, &p.Features[i])
 	}
 	for i := range specs {
@@ -162,6 +177,9 @@ func Compile(specs []Spec, opts Options) *Plan {
 	c.b = newBuilder()
 	c.roots = make([]NodeID, len(specs))
 	for _, i := range c.buildOrder() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		c.build(i)
 	}
 	for i := range p.Features {
@@ -172,8 +190,11 @@ func Compile(specs []Spec, opts Options) *Plan {
 		}
 		f.Root = c.roots[i]
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p.finish(c.b.nodes)
-	return p
+	return p, nil
 }
 
 // prepare validates spec i and parses its formula.
@@ -452,6 +473,10 @@ func (c *compiler) failCycles() {
 		for _, v := range scc {
 			in[v] = true
 		}
+		if len(scc) > maxCycleSearch {
+			c.failLongCycle(scc, in)
+			continue
+		}
 		for _, v := range scc {
 			path, pos, ok := c.shortestCycle(v, in)
 			if !ok {
@@ -462,6 +487,27 @@ func (c *compiler) failCycles() {
 				names[k] = c.specs[f].Name
 			}
 			c.prep[v].err = &formula.Error{Pos: pos, Src: c.prep[v].src, Msg: "cycle: " + strings.Join(names, " -> ")}
+		}
+	}
+}
+
+// maxCycleSearch is the largest group of features referring to each other
+// in which each member's shortest cycle is searched and spelled out; the
+// search is linear per member, so quadratic per group, and the names would
+// be as long as the group.
+const maxCycleSearch = 64
+
+// failLongCycle fails the features of a large group that refer to each
+// other in a loop, naming for each the edge into the loop and the size.
+func (c *compiler) failLongCycle(scc []int, in map[int]bool) {
+	for _, v := range scc {
+		for _, d := range c.prep[v].deps {
+			if in[d.feature] {
+				msg := fmt.Sprintf("cycle: %s -> %s -> ... -> %s (%d features refer to each other in a loop)",
+					c.specs[v].Name, c.specs[d.feature].Name, c.specs[v].Name, len(scc))
+				c.prep[v].err = &formula.Error{Pos: d.pos, Src: c.prep[v].src, Msg: msg}
+				break
+			}
 		}
 	}
 }

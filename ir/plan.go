@@ -136,17 +136,48 @@ func (p *Plan) NeedsTime() bool {
 // (directly or through other nodes), the measure of common subexpression
 // elimination that Polars reports in its explain.
 func (p *Plan) SharedNodes() int {
+	// One pass from the roots down (the arena is topological, so every
+	// consumer comes after its arguments): each node remembers the one
+	// feature reaching it so far, or `many`. A walk per feature was
+	// quadratic on chains of features (issue 8).
+	const none, many = -1, -2
+	owner := make([]int, len(p.Nodes))
+	for i := range owner {
+		owner[i] = none
+	}
+	reach := func(id NodeID, f int) {
+		switch o := owner[id]; {
+		case o == none:
+			owner[id] = f
+		case o != f:
+			owner[id] = many
+		}
+	}
+	for fi, f := range p.Features {
+		if f.Err == nil {
+			reach(f.Root, fi)
+		}
+	}
 	shared := 0
-	for _, u := range p.FeatureUsers() {
-		if u > 1 {
+	for id := len(p.Nodes) - 1; id >= 0; id-- {
+		o := owner[id]
+		if o == none {
+			continue
+		}
+		if o == many {
 			shared++
+		}
+		for _, a := range p.Nodes[id].Args {
+			reach(a, o)
 		}
 	}
 	return shared
 }
 
 // FeatureUsers counts, per node, the successful features whose DAG holds
-// it (directly or through other nodes).
+// it (directly or through other nodes). It walks each feature's DAG, so it
+// is quadratic on chains of features: for drawing a plan, not for a
+// server's hot path (SharedNodes is linear).
 func (p *Plan) FeatureUsers() []int {
 	users := make([]int, len(p.Nodes))
 	last := make([]int, len(p.Nodes)) // last feature (+1) that counted the node
