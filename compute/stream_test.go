@@ -5,14 +5,12 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/featuredag/fdag/formula"
 	"github.com/featuredag/fdag/ir"
 )
 
@@ -116,43 +114,6 @@ func TestStreamRejectsTimeGoingBack(t *testing.T) {
 		var ooo *OutOfOrderError
 		if !errors.As(err, &ooo) {
 			t.Fatalf("err = %v, want OutOfOrderError", err)
-		}
-	}
-}
-
-// TestLoweringCoversFunctionTable checks that every built-in of the
-// function table compiles to primitives that all have a kernel.
-func TestLoweringCoversFunctionTable(t *testing.T) {
-	for _, f := range formula.Functions {
-		args := []string{}
-		for _, p := range f.Params {
-			if p.Optional {
-				continue
-			}
-			switch p.Kind {
-			case formula.KindSeries:
-				args = append(args, "x")
-			default:
-				args = append(args, "3")
-			}
-		}
-		src := f.Name + "(" + strings.Join(args, ", ") + ")"
-		plan := ir.Compile([]ir.Spec{{Name: "f", Formula: src}}, ir.Options{SourceColumns: []string{"x"}})
-		if err := plan.Features[0].Err; err != nil {
-			t.Fatalf("%s: %v", src, err)
-		}
-		for _, n := range plan.Nodes {
-			if n.Op == ir.OpSource || n.Op == ir.OpConst {
-				continue
-			}
-			if _, err := lower(n); err != nil {
-				t.Errorf("%s: %v", src, err)
-			}
-		}
-	}
-	for op := ir.OpNeg; op < ir.OpLag; op++ {
-		if _, ok := lowering[op]; !ok {
-			t.Errorf("operator %v has no kernel", op)
 		}
 	}
 }

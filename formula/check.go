@@ -16,23 +16,29 @@ const maxIntArg = 1 << 53
 // Check validates every call in the tree against the function table:
 // known names, arity, keyword names, and argument kinds. It also rejects
 // string literals anywhere but a window or half-life argument. It returns
-// nil or Errors with every problem, ordered by position; their Src is empty
+// the checked tree, every call bound to its function (see Bound), and nil
+// or Errors with every problem, ordered by position; their Src is empty
 // (use Compile, or Errors.WithSource, for line:col of a multi-line formula).
-func Check(n Node) error {
-	if errs := check(n); len(errs) > 0 {
-		return errs
+// The Checked result is returned even with errors (its Root is n).
+func Check(n Node) (*Checked, error) {
+	c, errs := check(n)
+	if len(errs) > 0 {
+		return c, errs
 	}
-	return nil
+	return c, nil
 }
 
-func check(n Node) Errors {
-	c := &checker{}
+func check(n Node) (*Checked, Errors) {
+	c := &checker{out: &Checked{Root: n, calls: map[*Call]*Bound{}}}
 	c.walk(n)
 	slices.SortStableFunc(c.errs, func(a, b *Error) int { return cmp.Compare(a.Pos.Start, b.Pos.Start) })
-	return c.errs
+	return c.out, c.errs
 }
 
-type checker struct{ errs Errors }
+type checker struct {
+	errs Errors
+	out  *Checked
+}
 
 func (c *checker) report(e *Error) { c.errs = append(c.errs, e) }
 
@@ -68,14 +74,51 @@ func (c *checker) walkCall(call *Call) {
 		}
 		return
 	}
+	b := &Bound{Func: f, Call: call}
+	before := len(c.errs)
 	for i, p := range f.Params {
-		if args[i] != nil {
-			c.checkArg(f, p, args[i])
+		switch {
+		case p.Kind == KindSeries:
+			b.Series = append(b.Series, args[i])
+		case args[i] == nil && p.Default != nil:
+			b.Params.set(p.Kind, *p.Default)
 		}
+		if args[i] != nil {
+			c.checkArg(f, p, args[i], &b.Params)
+		}
+	}
+	if len(c.errs) > before {
+		return
+	}
+	for i, p := range f.Params {
+		if p.Kind == KindMinSamples {
+			// Resolved after the window it depends on.
+			c.resolveMinSamples(f, p, args[i], &b.Params)
+		}
+	}
+	if len(c.errs) == before {
+		c.out.calls[call] = b
 	}
 }
 
-func (c *checker) checkArg(f *Func, p Param, arg Node) {
+// resolveMinSamples applies Polars' default (the window length for a row
+// window, so the result is null until the window is full; 1 for a duration
+// window) and refuses a min_samples no window can reach.
+func (c *checker) resolveMinSamples(f *Func, p Param, arg Node, ps *Params) {
+	def := ps.Window.Rows
+	if ps.Window.Dur > 0 {
+		def = 1
+	}
+	if arg == nil {
+		ps.MinSamples = def
+		return
+	}
+	if ps.Window.Rows > 0 && ps.MinSamples > ps.Window.Rows {
+		c.report(newError(arg.PositionRange(), "%s: %s (%d) exceeds the window (%d rows), so every value would be null", f.Name, p.Name, ps.MinSamples, ps.Window.Rows))
+	}
+}
+
+func (c *checker) checkArg(f *Func, p Param, arg Node, ps *Params) {
 	lit := unparen(arg)
 	switch p.Kind {
 	case KindSeries:
@@ -84,13 +127,15 @@ func (c *checker) checkArg(f *Func, p Param, arg Node) {
 			return
 		}
 		c.walk(arg)
-	case KindInt:
+	case KindInt, KindMinSamples:
 		v, isInt, ok := literal(arg)
 		if !ok || !isInt || v < float64(p.Min) || (p.Max == 0 && v > maxIntArg) {
 			c.report(newError(arg.PositionRange(), "%s: %s must be %s, got %s", f.Name, p.Name, intDesc(p.Min), brief(arg)))
 			return
 		}
-		c.withinMax(f, p, arg, v)
+		if c.withinMax(f, p, arg, v) {
+			ps.set(p.Kind, v)
+		}
 	case KindWindow, KindHalfLife:
 		if s, ok := lit.(*StringLit); ok {
 			d, err := ParseDuration(s.Value)
@@ -99,13 +144,19 @@ func (c *checker) checkArg(f *Func, p Param, arg Node) {
 				c.report(newError(s.Pos, "%s: %s: %v", f.Name, p.Name, err))
 			case d > MaxDuration:
 				c.report(newError(s.Pos, "%s: %s must be at most '%s', got %s", f.Name, p.Name, maxDurationText, quote(s.Value)))
+			case p.Kind == KindWindow:
+				ps.Window = Window{Dur: d}
+			default:
+				ps.HalfLife = HalfLife{Dur: d}
 			}
 			return
 		}
 		if p.Kind == KindWindow {
 			v, isInt, ok := literal(arg)
 			if ok && isInt && v >= 1 {
-				c.withinMax(f, p, arg, v)
+				if c.withinMax(f, p, arg, v) {
+					ps.Window = Window{Rows: int(v)}
+				}
 				return
 			}
 			c.report(newError(arg.PositionRange(), "%s: %s must be a positive integer (rows) or a duration string such as '5m', got %s", f.Name, p.Name, brief(arg)))
@@ -113,8 +164,8 @@ func (c *checker) checkArg(f *Func, p Param, arg Node) {
 		}
 		if v, ok := NumberValue(arg); !ok || !(v > 0) || math.IsInf(v, 0) {
 			c.report(newError(arg.PositionRange(), "%s: %s must be a positive number (rows) or a duration string such as '30s', got %s", f.Name, p.Name, brief(arg)))
-		} else {
-			c.withinMax(f, p, arg, v)
+		} else if c.withinMax(f, p, arg, v) {
+			ps.HalfLife = HalfLife{Rows: v}
 		}
 	}
 }

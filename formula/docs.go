@@ -35,7 +35,7 @@ func MarkdownDocs() string {
 	b.WriteString("(`'5m'`, `\"500ms\"`, `'1h30m'`), calls with positional or keyword arguments (`lag(x, k=5)`),\n")
 	b.WriteString("unary `-`, `+ - * / **` and comparisons `< <= > >= == !=` (1.0 / 0.0). Comparisons do not chain.\n\n")
 	b.WriteString("Argument kinds:\n\n")
-	for k := KindSeries; k <= KindHalfLife; k++ {
+	for k := KindSeries; k < numKinds; k++ {
 		fmt.Fprintf(&b, "- **%s**: %s\n", k, kindDoc[k])
 	}
 	b.WriteString("\nDuration units: `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h`, `d`, `w`, combined as in `1h30m`.\n")
@@ -64,7 +64,7 @@ func MarkdownDocs() string {
 				def = "optional"
 			}
 			kind := p.Kind.String()
-			if p.Kind == KindInt {
+			if p.Kind == KindInt || p.Kind == KindMinSamples {
 				kind = strings.TrimPrefix(strings.TrimPrefix(intDesc(p.Min), "a "), "an ")
 			}
 			if b := p.bound(); b != "" {
@@ -78,10 +78,11 @@ func MarkdownDocs() string {
 }
 
 var kindDoc = map[ArgKind]string{
-	KindSeries:   "any expression (a column, a feature, a call, a number); not a string.",
-	KindInt:      "an integer literal such as `5`, at least the parameter's minimum.",
-	KindWindow:   "a positive integer literal (the last that many rows) or a duration string (rows with time in (t - w, t]).",
-	KindHalfLife: "a positive number literal (rows) or a duration string (time).",
+	KindSeries:     "any expression (a column, a feature, a call, a number); not a string.",
+	KindInt:        "an integer literal such as `5`, at least the parameter's minimum.",
+	KindWindow:     "a positive integer literal (the last that many rows) or a duration string (rows with time in (t - w, t]).",
+	KindHalfLife:   "a positive number literal (rows) or a duration string (time).",
+	KindMinSamples: "a positive integer literal, at most the window's rows; left out, the window length for a row window and 1 for a duration window.",
 }
 
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
@@ -95,7 +96,7 @@ func (p Param) bound() string {
 	switch {
 	case p.Kind == KindWindow || p.Kind == KindHalfLife:
 		return n + " rows or '" + maxDurationText + "'"
-	case p.Name == "min_samples":
+	case p.Kind == KindMinSamples:
 		return n + " rows"
 	}
 	return n

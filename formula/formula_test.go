@@ -153,7 +153,7 @@ func TestErrorRendering(t *testing.T) {
 	}
 	// Check alone knows no source: it still says where, by byte offset.
 	n, _ := Parse("lag(x, -1)")
-	if err := Check(n); err == nil || err.Error() != "1:8: lag: k must be a non-negative integer, got -1" {
+	if _, err := Check(n); err == nil || err.Error() != "1:8: lag: k must be a non-negative integer, got -1" {
 		t.Errorf("Check: %v", err)
 	}
 }
@@ -347,11 +347,12 @@ func TestGolden(t *testing.T) {
 	dir := filepath.Join("testdata", "parse")
 	var good strings.Builder
 	for _, src := range readCases(t, filepath.Join(dir, "good.txt")) {
-		n, err := Compile(src)
+		c, err := Compile(src)
 		if err != nil {
 			t.Errorf("Compile(%q): %s", src, Render(err))
 			continue
 		}
+		n := c.Root
 		fmt.Fprintf(&good, "%s\n=> %s\n\n", strconv.Quote(src), Format(n))
 		checkRoundTrip(t, src, n)
 	}
@@ -400,11 +401,12 @@ func TestDocs(t *testing.T) {
 		t.Fatalf("docs/functions.md is not MarkdownDocs() output (%v); run: go test ./formula -run TestDocs -update", err)
 	}
 	for _, f := range Functions {
-		n, err := Compile(f.Example)
+		c, err := Compile(f.Example)
 		if err != nil {
 			t.Errorf("example of %s: %s", f.Name, Render(err))
 			continue
 		}
+		n := c.Root
 		if c, ok := n.(*Call); !ok || c.Func != f.Name {
 			// An example may call its function inside another one, but it
 			// must call it somewhere.

@@ -1,25 +1,33 @@
 package formula
 
+import "github.com/featuredag/fdag/fmath"
+
 // ArgKind says what an argument of a built-in may be.
 type ArgKind int
 
 const (
 	// KindSeries is any expression: a column, a feature, a call, a number.
 	KindSeries ArgKind = iota
-	// KindInt is a non-negative integer literal (lag distance, min_samples).
+	// KindInt is a non-negative integer literal (a lag distance).
 	KindInt
 	// KindWindow is a positive integer literal (that many rows) or a
 	// duration string ('5m'): a trailing window.
 	KindWindow
 	// KindHalfLife is a positive number literal (rows) or a duration string.
 	KindHalfLife
+	// KindMinSamples is a positive integer literal: the fewest non-null
+	// values a window needs for a non-null result. Left out, it is the
+	// window length for a row window and 1 for a duration window (Polars).
+	KindMinSamples
+	numKinds
 )
 
 var kindText = [...]string{
-	KindSeries:   "series",
-	KindInt:      "integer",
-	KindWindow:   "window (integer rows or duration string)",
-	KindHalfLife: "half-life (number of rows or duration string)",
+	KindSeries:     "series",
+	KindInt:        "integer",
+	KindWindow:     "window (integer rows or duration string)",
+	KindHalfLife:   "half-life (number of rows or duration string)",
+	KindMinSamples: "min_samples (positive integer)",
 }
 
 func (k ArgKind) String() string {
@@ -65,16 +73,42 @@ const (
 	MaxDuration = 3650 * 24 * 3600e9
 )
 
+// Families of built-ins. The family decides how the IR treats a call:
+// whether it folds over constants, what history (lookback) it needs, and
+// whether its kernel keeps state per symbol.
+const (
+	// FamilyElementwise: each row from the same row of the arguments;
+	// stateless, folded over constants with Eval.
+	FamilyElementwise = "elementwise"
+	// FamilyShift: the value K rows earlier (lookback K rows).
+	FamilyShift = "shift"
+	// FamilyRolling: an aggregate over a trailing window (lookback w).
+	FamilyRolling = "rolling"
+	// FamilyDecay: exponential decay over all earlier rows (unbounded
+	// lookback, a practical warmup of a number of half-lives).
+	FamilyDecay = "decay"
+)
+
+// Families lists the families in documentation order.
+var Families = []string{FamilyElementwise, FamilyShift, FamilyRolling, FamilyDecay}
+
 // Func declares a built-in function. This table is the single source of
-// truth: the checker validates calls against it, the IR builder maps names
-// to primitives with it, compute binds each name to a kernel (and a test
-// fails if the two disagree), and docs/functions.md is generated from it.
+// truth: the checker validates and binds calls against it, the IR derives
+// one primitive per function from it (family, parameters, fold rule,
+// lookback), compute binds each primitive to a kernel (a test fails if one
+// is missing), and docs/functions.md is generated from it.
 type Func struct {
 	Name    string
-	Family  string // "elementwise", "shift", "rolling", "decay"
+	Family  string // one of Families
 	Params  []Param
 	Doc     string
 	Example string
+	// Eval is the float rule of an elementwise function, shared by
+	// constant folding and (unless compute registers a dedicated loop)
+	// its kernel: a func(float64) float64, func(a, b float64) float64 or
+	// func(a, b, c float64) float64, one argument per series parameter.
+	// Nulls propagate around it: any null argument gives a null row.
+	Eval any
 }
 
 // MinArgs is the number of required parameters.
@@ -97,7 +131,7 @@ var (
 	pX       = Param{Name: "x", Kind: KindSeries}
 	pY       = Param{Name: "y", Kind: KindSeries}
 	pWindow  = Param{Name: "w", Kind: KindWindow, Max: MaxWindowRows}
-	pMinSamp = Param{Name: "min_samples", Kind: KindInt, Optional: true, Min: 1, Max: MaxWindowRows,
+	pMinSamp = Param{Name: "min_samples", Kind: KindMinSamples, Optional: true, Min: 1, Max: MaxWindowRows,
 		DefaultDoc: "w for a row window, 1 for a duration window"}
 	pHalfLife = Param{Name: "h", Kind: KindHalfLife, Max: MaxHalfLifeRows}
 	pLagK     = Param{Name: "k", Kind: KindInt, Optional: true, Default: num(1), Max: MaxLag}
@@ -105,13 +139,13 @@ var (
 
 // Functions is the table of built-ins, in documentation order.
 var Functions = []*Func{
-	{Name: "log", Family: "elementwise", Params: []Param{pX},
+	{Name: "log", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Log,
 		Doc: "Natural logarithm; IEEE results (log(0) = -inf, log(-1) = NaN).", Example: "log(close)"},
-	{Name: "exp", Family: "elementwise", Params: []Param{pX},
-		Doc: "e raised to x.", Example: "exp(-abs(diff(close)))"},
-	{Name: "abs", Family: "elementwise", Params: []Param{pX},
+	{Name: "exp", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Exp,
+		Doc: "e raised to x, correctly rounded.", Example: "exp(-abs(diff(close)))"},
+	{Name: "abs", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Abs,
 		Doc: "Absolute value.", Example: "abs(diff(close, 1))"},
-	{Name: "sqrt", Family: "elementwise", Params: []Param{pX},
+	{Name: "sqrt", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Sqrt,
 		Doc: "Square root; sqrt(-1) = NaN.", Example: "sqrt(rolling_sum(diff(log(close)) ** 2, 100))"},
 	{Name: "lag", Family: "shift", Params: []Param{pX, pLagK},
 		Doc: "The value k rows earlier in the same symbol; null for the first k rows.", Example: "lag(close, 5)"},

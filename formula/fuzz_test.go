@@ -58,7 +58,7 @@ func FuzzParse(f *testing.F) {
 		}
 		checkPositions(t, src, n)
 		checkRoundTrip(t, src, n)
-		if err := Check(n); err != nil {
+		if _, err := Check(n); err != nil {
 			for _, e := range err.(Errors) {
 				if e.Pos.Start < 0 || e.Pos.Start > e.Pos.End || e.Pos.End > len(src) {
 					t.Fatalf("check error range %v outside the source: %v", e.Pos, e)

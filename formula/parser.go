@@ -37,17 +37,19 @@ func Parse(src string) (Node, error) {
 }
 
 // Compile parses and checks a formula, returning every problem as Errors
-// with Src set.
-func Compile(src string) (Node, error) {
+// with Src set. The result is nil only when the formula does not parse;
+// with check errors it still holds the tree.
+func Compile(src string) (*Checked, error) {
 	n, err := parse(src)
 	if err != nil {
 		err.Src = src
 		return nil, Errors{err}
 	}
-	if errs := check(n); len(errs) > 0 {
-		return n, errs.WithSource(src)
+	c, errs := check(n)
+	if len(errs) > 0 {
+		return c, errs.WithSource(src)
 	}
-	return n, nil
+	return c, nil
 }
 
 func parse(src string) (Node, *Error) {

@@ -98,7 +98,7 @@ func (e *FeatureError) Unwrap() error { return e.Err }
 
 // prepared is one feature between parsing and building.
 type prepared struct {
-	ast  formula.Node
+	ast  *formula.Checked
 	src  string // the text ast positions refer to
 	deps []dep  // identifiers naming other features, in source order
 	err  error  // the unwrapped cause; wrapped in FeatureError at the end
@@ -245,7 +245,7 @@ func (c *compiler) prepare(i int, f *Feature) {
 	}
 	n, err := formula.Compile(src)
 	if n != nil {
-		f.Canonical = formula.Format(normalizeDurations(n))
+		f.Canonical = formula.Format(normalizeDurations(n.Root))
 	}
 	if err != nil {
 		pr.err = err
@@ -410,7 +410,7 @@ func (c *compiler) findDeps(i int) {
 	if pr.err != nil {
 		return
 	}
-	walkIdents(pr.ast, func(id *formula.Ident) {
+	walkIdents(pr.ast.Root, func(id *formula.Ident) {
 		if j, ok := c.refersToFeature(i, id.Name); ok {
 			pr.deps = append(pr.deps, dep{feature: j, pos: id.Pos})
 		}
@@ -587,8 +587,8 @@ func (c *compiler) build(i int) {
 	if c.opts.NoCSE {
 		scope = i + 1
 	}
-	x := &exprBuilder{c: c, self: i, scope: scope}
-	root, err := x.expr(pr.ast)
+	x := &exprBuilder{c: c, self: i, scope: scope, checked: pr.ast}
+	root, err := x.expr(pr.ast.Root)
 	if err != nil {
 		err.Src = pr.src
 		pr.err = err
@@ -601,9 +601,10 @@ func (c *compiler) build(i int) {
 // identifiers are being resolved (it differs from the scope's feature when
 // NoCSE inlines a referenced feature).
 type exprBuilder struct {
-	c     *compiler
-	self  int
-	scope int
+	c       *compiler
+	self    int
+	scope   int
+	checked *formula.Checked // self's formula, whose calls are bound
 }
 
 func errAt(pos formula.PosRange, format string, args ...any) *formula.Error {
@@ -635,7 +636,7 @@ func (x *exprBuilder) expr(n formula.Node) (NodeID, *formula.Error) {
 		if err != nil {
 			return 0, err
 		}
-		op, ok := binaryOps[n.Op]
+		op, ok := binaryOf[n.Op]
 		if !ok {
 			return 0, errAt(n.OpPos, "unsupported operator %s", n.Op)
 		}
@@ -648,19 +649,6 @@ func (x *exprBuilder) expr(n formula.Node) (NodeID, *formula.Error) {
 		return 0, errAt(n.Pos, "string %q is only allowed as a window or half-life argument", n.Value)
 	}
 	return 0, errAt(formula.PosRange{}, "missing expression")
-}
-
-var binaryOps = map[formula.Op]Op{
-	formula.OpAdd: OpAdd, formula.OpSub: OpSub, formula.OpMul: OpMul, formula.OpDiv: OpDiv,
-	formula.OpPow: OpPow, formula.OpLT: OpLT, formula.OpLE: OpLE, formula.OpGT: OpGT,
-	formula.OpGE: OpGE, formula.OpEQ: OpEQ, formula.OpNE: OpNE,
-}
-
-var unaryFuncs = map[string]Op{"log": OpLog, "exp": OpExp, "abs": OpAbs, "sqrt": OpSqrt}
-
-var rollingFuncs = map[string]Op{
-	"rolling_mean": OpRollingMean, "rolling_std": OpRollingStd, "rolling_sum": OpRollingSum,
-	"rolling_min": OpRollingMin, "rolling_max": OpRollingMax, "rolling_corr": OpRollingCorr,
 }
 
 func (x *exprBuilder) ident(id *formula.Ident) (NodeID, *formula.Error) {
@@ -679,8 +667,8 @@ func (x *exprBuilder) ident(id *formula.Ident) (NodeID, *formula.Error) {
 		if root, ok := c.inlined[key]; ok {
 			return root, nil
 		}
-		inner := &exprBuilder{c: c, self: j, scope: x.scope}
-		root, err := inner.expr(c.prep[j].ast)
+		inner := &exprBuilder{c: c, self: j, scope: x.scope, checked: c.prep[j].ast}
+		root, err := inner.expr(c.prep[j].ast.Root)
 		if err != nil {
 			// Unreachable: j built without error under the same rules.
 			return 0, errAt(id.Pos, "feature %q: %s", id.Name, err.Msg)
@@ -711,135 +699,31 @@ func (x *exprBuilder) ident(id *formula.Ident) (NodeID, *formula.Error) {
 	return 0, errAt(id.Pos, "%s", msg)
 }
 
+// call builds a checked call from its binding: its series arguments, then
+// the function's expansion or its primitive with the bound Params.
 func (x *exprBuilder) call(call *formula.Call) (NodeID, *formula.Error) {
-	f, args, bindErr := formula.BindArgs(call)
-	if bindErr != nil {
-		// Check already reported this; kept for a hand-built tree.
-		var es formula.Errors
-		if errors.As(bindErr, &es) && len(es) > 0 {
-			return 0, es[0]
-		}
-		return 0, errAt(call.Pos, "%v", bindErr)
+	b := x.checked.Bound(call)
+	if b == nil {
+		// Check reports every call it cannot bind; kept for a hand-built tree.
+		return 0, errAt(call.Pos, "call of %s was not checked", call.Func)
 	}
-	arg := func(name string) formula.Node {
-		for i, p := range f.Params {
-			if p.Name == name {
-				return args[i]
-			}
-		}
-		return nil
-	}
-	series := func(name string) (NodeID, *formula.Error) { return x.expr(arg(name)) }
-	intArg := func(name string, def int) (int, *formula.Error) {
-		n := arg(name)
-		if n == nil {
-			return def, nil
-		}
-		v, ok := formula.IntValue(n)
-		if !ok || v < 0 {
-			return 0, errAt(n.PositionRange(), "%s: %s must be a non-negative integer, got %s", f.Name, name, formula.Format(n))
-		}
-		return int(v), nil
-	}
-	if op, ok := unaryFuncs[f.Name]; ok {
-		a, err := series("x")
+	args := make([]NodeID, len(b.Series))
+	for i, s := range b.Series {
+		a, err := x.expr(s)
 		if err != nil {
 			return 0, err
 		}
-		return x.add(Node{Op: op, Args: []NodeID{a}}), nil
+		args[i] = a
 	}
-	switch f.Name {
-	case "lag", "diff":
-		a, err := series("x")
-		if err != nil {
-			return 0, err
-		}
-		k, err := intArg("k", defaultInt(f, "k", 1))
-		if err != nil {
-			return 0, err
-		}
-		lagged := a // lag(x, 0) is x itself
-		if k > 0 {
-			lagged = x.add(Node{Op: OpLag, Args: []NodeID{a}, K: k})
-		}
-		if f.Name == "lag" {
-			return lagged, nil
-		}
-		// diff(x, k) is x - lag(x, k): the lag node is then shared with
-		// any lag(x, k) elsewhere in the request.
-		return x.add(Node{Op: OpSub, Args: []NodeID{a, lagged}}), nil
-	case "decay_accum", "ewm_mean":
-		a, err := series("x")
-		if err != nil {
-			return 0, err
-		}
-		h := arg("h")
-		var hl HalfLife
-		if d, ok := formula.DurationValue(h); ok {
-			hl.Dur = d
-		} else if v, ok := formula.NumberValue(h); ok && v > 0 {
-			hl.Rows = v
-		} else {
-			return 0, errAt(h.PositionRange(), "%s: h must be a positive number (rows) or a duration string, got %s", f.Name, formula.Format(h))
-		}
-		op := OpDecayAccum
-		if f.Name == "ewm_mean" {
-			op = OpEwmMean
-		}
-		return x.add(Node{Op: op, Args: []NodeID{a}, HalfLife: hl}), nil
+	if expand, ok := expansions[b.Func.Name]; ok {
+		return expand(x, b, args), nil
 	}
-	op, ok := rollingFuncs[f.Name]
-	if !ok {
-		// The function table and this switch must agree; a test checks it.
-		return 0, errAt(call.FuncPos, "function %s is not supported by the IR", f.Name)
+	op := FuncOp(b.Func.Name)
+	if op == OpInvalid {
+		// TestOpTable makes this unreachable.
+		return 0, errAt(call.FuncPos, "function %s is not supported by the IR", b.Func.Name)
 	}
-	var ins []NodeID
-	for _, name := range []string{"x", "y"} {
-		if arg(name) == nil {
-			continue
-		}
-		a, err := series(name)
-		if err != nil {
-			return 0, err
-		}
-		ins = append(ins, a)
-	}
-	wn := arg("w")
-	var w Window
-	if d, ok := formula.DurationValue(wn); ok {
-		w.Dur = d
-	} else if v, ok := formula.IntValue(wn); ok && v > 0 {
-		w.Rows = int(v)
-	} else {
-		return 0, errAt(wn.PositionRange(), "%s: w must be a positive integer (rows) or a duration string, got %s", f.Name, formula.Format(wn))
-	}
-	// min_samples defaults as Polars: the window length for row windows
-	// (null until the window is full), 1 for duration windows.
-	def := w.Rows
-	if w.Dur > 0 {
-		def = 1
-	}
-	ms, err := intArg("min_samples", def)
-	if err != nil {
-		return 0, err
-	}
-	if ms < 1 {
-		return 0, errAt(arg("min_samples").PositionRange(), "%s: min_samples must be at least 1, got %d", f.Name, ms)
-	}
-	if w.Rows > 0 && ms > w.Rows {
-		return 0, errAt(arg("min_samples").PositionRange(), "%s: min_samples (%d) exceeds the window (%d rows), so every value would be null", f.Name, ms, w.Rows)
-	}
-	return x.add(Node{Op: op, Args: ins, Window: w, MinSamples: ms}), nil
-}
-
-// defaultInt is a parameter's default from the function table.
-func defaultInt(f *formula.Func, name string, fallback int) int {
-	for _, p := range f.Params {
-		if p.Name == name && p.Default != nil {
-			return int(*p.Default)
-		}
-	}
-	return fallback
+	return x.add(Node{Op: op, Args: args, Params: b.Params}), nil
 }
 
 // suggest returns the candidate closest to name when it is close enough to

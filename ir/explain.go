@@ -10,7 +10,8 @@ import (
 
 // Expr returns node n in formula-like form, naming its arguments by id:
 // "rolling_std(n2, 100)", "n1 - n4", "trade_price" (a source column).
-// Parameters equal to their defaults are left out, as a user would.
+// Parameters equal to their defaults are left out, as a user would; the
+// arguments of a function follow its declaration.
 func (n *Node) Expr() string {
 	arg := func(i int) string { return "n" + strconv.Itoa(int(n.Args[i])) }
 	switch {
@@ -22,34 +23,46 @@ func (n *Node) Expr() string {
 		return "-" + arg(0)
 	case n.Op.IsBinary():
 		return arg(0) + " " + n.Op.String() + " " + arg(1)
-	case n.Op == OpLag:
-		return fmt.Sprintf("lag(%s, %d)", arg(0), n.K)
-	case n.Op.IsRolling():
-		args := make([]string, 0, 4)
+	}
+	var args []string
+	series := 0
+	f := n.Op.Func()
+	if f == nil {
 		for i := range n.Args {
 			args = append(args, arg(i))
 		}
-		def := 1
-		if n.Window.Dur > 0 {
-			args = append(args, quoteDur(n.Window.Dur))
-		} else {
-			args = append(args, strconv.Itoa(n.Window.Rows))
-			def = n.Window.Rows
-		}
-		if n.MinSamples != def {
-			args = append(args, "min_samples="+strconv.Itoa(n.MinSamples))
-		}
 		return n.Op.String() + "(" + strings.Join(args, ", ") + ")"
-	case n.Op == OpDecayAccum || n.Op == OpEwmMean:
-		h := quoteDur(n.HalfLife.Dur)
-		if n.HalfLife.Dur == 0 {
-			h = formatNumber(n.HalfLife.Rows)
-		}
-		return fmt.Sprintf("%s(%s, %s)", n.Op, arg(0), h)
 	}
-	args := make([]string, len(n.Args))
-	for i := range n.Args {
-		args[i] = arg(i)
+	for _, p := range f.Params {
+		switch p.Kind {
+		case formula.KindSeries:
+			if series < len(n.Args) {
+				args = append(args, arg(series))
+			}
+			series++
+		case formula.KindInt:
+			args = append(args, strconv.Itoa(n.K))
+		case formula.KindWindow:
+			if n.Window.Dur > 0 {
+				args = append(args, quoteDur(n.Window.Dur))
+			} else {
+				args = append(args, strconv.Itoa(n.Window.Rows))
+			}
+		case formula.KindMinSamples:
+			def := n.Window.Rows
+			if n.Window.Dur > 0 {
+				def = 1
+			}
+			if n.MinSamples != def {
+				args = append(args, p.Name+"="+strconv.Itoa(n.MinSamples))
+			}
+		case formula.KindHalfLife:
+			if n.HalfLife.Dur > 0 {
+				args = append(args, quoteDur(n.HalfLife.Dur))
+			} else {
+				args = append(args, formatNumber(n.HalfLife.Rows))
+			}
+		}
 	}
 	return n.Op.String() + "(" + strings.Join(args, ", ") + ")"
 }

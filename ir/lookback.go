@@ -67,16 +67,18 @@ func (a Lookback) String() string {
 	return s
 }
 
-// own is what the node itself adds to the lookback of its arguments.
+// own is what the node itself adds to the lookback of its arguments: the
+// rule of its class.
 func (n *Node) own() Lookback {
-	switch {
-	case n.Op == OpLag:
+	switch n.Op.Class() {
+	case ClassShift:
 		return Lookback{Rows: n.K}
-	case n.Op.IsRolling() && n.Window.Dur > 0:
-		return Lookback{Dur: n.Window.Dur}
-	case n.Op.IsRolling():
+	case ClassRolling:
+		if n.Window.Dur > 0 {
+			return Lookback{Dur: n.Window.Dur}
+		}
 		return Lookback{Rows: n.Window.Rows - 1}
-	case n.Op == OpDecayAccum || n.Op == OpEwmMean:
+	case ClassDecay:
 		l := Lookback{Unbounded: true}
 		if n.HalfLife.Dur > 0 {
 			d := float64(n.HalfLife.Dur) * WarmupHalfLives

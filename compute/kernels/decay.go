@@ -1,9 +1,14 @@
 package kernels
 
+import (
+	"github.com/featuredag/fdag/fmath"
+	"github.com/featuredag/fdag/formula"
+)
+
 // Exponential decay kernels: decay_accum and ewm_mean. Both carry a few
 // scalars across chunks and are O(1) per row.
 //
-// Decay factors come from exp2CR/expCR (crmath.go), correctly rounded, so
+// Decay factors come from fmath.Exp2/fmath.Exp (crmath.go), correctly rounded, so
 // they equal what glibc's pow/exp give Polars (and a Python reference).
 
 // NewDecayAccum returns the kernel for decay_accum(x, h): acc_t = x_t +
@@ -17,7 +22,7 @@ func NewDecayAccum(hRows float64, hDur int64) Factory {
 	checkHalfLife(hRows, hDur)
 	f := 0.0
 	if hRows > 0 {
-		f = exp2CR(-1 / hRows)
+		f = fmath.Exp2(-1 / hRows)
 	}
 	return func() Op { return &decayOp{f: f, h: float64(hDur)} }
 }
@@ -49,7 +54,7 @@ func (d *decayOp) Step(in []Col, t []int64, out []float64, valid []bool) int {
 			ti := t[i]
 			f = 1
 			if d.hasPrev && ti != d.prevT {
-				f = exp2CR(-float64(ti-d.prevT) / d.h)
+				f = fmath.Exp2(-float64(ti-d.prevT) / d.h)
 			}
 			d.prevT, d.hasPrev = ti, true
 		}
@@ -98,7 +103,7 @@ func NewEwmMean(hRows float64, hDur int64) Factory {
 	if hDur > 0 {
 		return func() Op { return &ewmByOp{h: float64(hDur)} }
 	}
-	alpha := 1 - expCR(-ln2Hi/hRows) // ln2Hi == math.log(2.0)
+	alpha := 1 - fmath.Exp(-fmath.Ln2Hi/hRows) // fmath.Ln2Hi == math.log(2.0)
 	return func() Op { return &ewmOp{alpha: alpha} }
 }
 
@@ -161,11 +166,21 @@ func (e *ewmByOp) Step(in []Col, t []int64, out []float64, valid []bool) int {
 		}
 		v := xv[i]
 		if e.started && v != e.prev {
-			a := exp2CR(-(float64(t[i]-e.prevT) / e.h))
+			a := fmath.Exp2(-(float64(t[i]-e.prevT) / e.h))
 			v = (1-a)*v + a*e.prev
 		}
 		e.prev, e.prevT, e.started = v, t[i], true
 		out[i], valid[i] = v, true
 	}
 	return nulls
+}
+
+// RegisterDecay adds decay_accum and ewm_mean.
+func RegisterDecay(r *Registry) {
+	r.Add("decay_accum", halfLifed(func(p formula.Params) Factory {
+		return NewDecayAccum(p.HalfLife.Rows, p.HalfLife.Dur)
+	}))
+	r.Add("ewm_mean", halfLifed(func(p formula.Params) Factory {
+		return NewEwmMean(p.HalfLife.Rows, p.HalfLife.Dur)
+	}))
 }

@@ -1,6 +1,11 @@
 package kernels
 
-import "math"
+import (
+	"fmt"
+
+	"github.com/featuredag/fdag/fmath"
+	"github.com/featuredag/fdag/formula"
+)
 
 // Elementwise kernels: stateless, so one Op value may serve every symbol and
 // goroutine at once (Shared wraps it as a Factory). Each function has its own
@@ -42,6 +47,106 @@ const (
 	BinNE
 )
 
+// RegisterElementwise adds the operators' kernels ("neg", "+", "<", ...)
+// and one for every elementwise function of formula.Functions: a dedicated
+// loop for the hot ones below, and for the others the generic loop over the
+// function's own float rule (formula.Func.Eval), so a new elementwise
+// function needs no code here.
+func RegisterElementwise(r *Registry) {
+	for name, fn := range map[string]UnaryFn{"neg": UnaryNeg, "log": UnaryLog, "exp": UnaryExp, "abs": UnaryAbs, "sqrt": UnarySqrt} {
+		r.addStateless(name, NewUnary(fn))
+	}
+	for name, fn := range map[string]BinaryFn{"+": BinAdd, "-": BinSub, "*": BinMul, "/": BinDiv, "**": BinPow,
+		"<": BinLT, "<=": BinLE, ">": BinGT, ">=": BinGE, "==": BinEQ, "!=": BinNE} {
+		r.addStateless(name, NewBinary(fn))
+	}
+	for _, f := range formula.Functions {
+		if f.Family != formula.FamilyElementwise {
+			continue
+		}
+		if _, done := r.Lookup(f.Name); done {
+			continue
+		}
+		op, err := NewMap(f.Eval)
+		if err != nil {
+			panic(fmt.Sprintf("kernels: %s: %v", f.Name, err))
+		}
+		r.addStateless(f.Name, op)
+	}
+}
+
+// NewMap returns the stateless kernel applying an elementwise float rule
+// row by row: eval is a func(float64) float64, func(a, b float64) float64
+// or func(a, b, c float64) float64, with one argument Col per parameter
+// (each may be Scalar). A null in any argument gives a null row.
+func NewMap(eval any) (Op, error) {
+	switch f := eval.(type) {
+	case func(float64) float64:
+		return map1{f}, nil
+	case func(a, b float64) float64:
+		return map2{f}, nil
+	case func(a, b, c float64) float64:
+		return map3{f}, nil
+	}
+	return nil, fmt.Errorf("no float rule of one, two or three arguments (got %T)", eval)
+}
+
+type map1 struct{ f func(float64) float64 }
+type map2 struct{ f func(a, b float64) float64 }
+type map3 struct{ f func(a, b, c float64) float64 }
+
+// at is row i of c, broadcasting a Scalar.
+func at(c Col, i int) float64 {
+	if c.Scalar {
+		return c.V[0]
+	}
+	return c.V[i]
+}
+
+func (m map1) Step(in []Col, _ []int64, out []float64, valid []bool) int {
+	for i := range out {
+		out[i] = m.f(at(in[0], i))
+	}
+	return andValidAll(valid[:len(out)], in)
+}
+
+func (m map2) Step(in []Col, _ []int64, out []float64, valid []bool) int {
+	for i := range out {
+		out[i] = m.f(at(in[0], i), at(in[1], i))
+	}
+	return andValidAll(valid[:len(out)], in)
+}
+
+func (m map3) Step(in []Col, _ []int64, out []float64, valid []bool) int {
+	for i := range out {
+		out[i] = m.f(at(in[0], i), at(in[1], i), at(in[2], i))
+	}
+	return andValidAll(valid[:len(out)], in)
+}
+
+// andValidAll writes the conjunction of the validity of every argument
+// and counts nulls.
+func andValidAll(valid []bool, in []Col) int {
+	nulls := fillValid(valid, true)
+	for _, c := range in {
+		switch {
+		case c.Scalar && !c.IsValid(0):
+			return fillValid(valid, false)
+		case c.Scalar || c.Valid == nil:
+		default:
+			nulls = 0
+			for i, ok := range c.Valid[:len(valid)] {
+				ok = ok && valid[i]
+				valid[i] = ok
+				if !ok {
+					nulls++
+				}
+			}
+		}
+	}
+	return nulls
+}
+
 // Shared turns a stateless Op into a Factory that hands out the same value.
 func Shared(op Op) Factory { return func() Op { return op } }
 
@@ -69,19 +174,19 @@ func (u unaryOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 	switch u.fn {
 	case UnaryLog:
 		for i, v := range x {
-			out[i] = math.Log(v)
+			out[i] = fmath.Log(v)
 		}
 	case UnaryExp:
 		for i, v := range x {
-			out[i] = expCR(v)
+			out[i] = fmath.Exp(v)
 		}
 	case UnaryAbs:
 		for i, v := range x {
-			out[i] = math.Abs(v)
+			out[i] = fmath.Abs(v)
 		}
 	case UnarySqrt:
 		for i, v := range x {
-			out[i] = math.Sqrt(v)
+			out[i] = fmath.Sqrt(v)
 		}
 	case UnaryNeg:
 		for i, v := range x {
@@ -96,13 +201,13 @@ func (u unaryOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 func unaryScalar(fn UnaryFn, v float64) float64 {
 	switch fn {
 	case UnaryLog:
-		return math.Log(v)
+		return fmath.Log(v)
 	case UnaryExp:
-		return expCR(v)
+		return fmath.Exp(v)
 	case UnaryAbs:
-		return math.Abs(v)
+		return fmath.Abs(v)
 	case UnarySqrt:
-		return math.Sqrt(v)
+		return fmath.Sqrt(v)
 	case UnaryNeg:
 		return -v
 	}
@@ -144,18 +249,6 @@ func (b binaryOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 	return andValid(valid[:n], x, y)
 }
 
-// Polars' total order on floats (NaN largest, NaN == NaN).
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func ltTotal(a, b float64) bool { return a < b || (a == a && b != b) }
-func leTotal(a, b float64) bool { return a <= b || b != b }
-func eqTotal(a, b float64) bool { return a == b || (a != a && b != b) }
-
 func binVV(fn BinaryFn, x, y, out []float64) {
 	y = y[:len(x)]
 	out = out[:len(x)]
@@ -178,19 +271,19 @@ func binVV(fn BinaryFn, x, y, out []float64) {
 		}
 	case BinPow:
 		for i := range x {
-			out[i] = math.Pow(x[i], y[i])
+			out[i] = fmath.Pow(x[i], y[i])
 		}
 	case BinLT:
 		for i := range x {
-			out[i] = b2f(ltTotal(x[i], y[i]))
+			out[i] = fmath.B2F(fmath.LessTotal(x[i], y[i]))
 		}
 	case BinLE:
 		for i := range x {
-			out[i] = b2f(leTotal(x[i], y[i]))
+			out[i] = fmath.B2F(fmath.LessEqTotal(x[i], y[i]))
 		}
 	case BinEQ, BinNE:
 		for i := range x {
-			out[i] = b2f(eqTotal(x[i], y[i]))
+			out[i] = fmath.B2F(fmath.EqTotal(x[i], y[i]))
 		}
 	default:
 		panic("kernels: unknown binary function")
@@ -218,19 +311,19 @@ func binSV(fn BinaryFn, s float64, y, out []float64) {
 		}
 	case BinPow:
 		for i, v := range y {
-			out[i] = math.Pow(s, v)
+			out[i] = fmath.Pow(s, v)
 		}
 	case BinLT:
 		for i, v := range y {
-			out[i] = b2f(ltTotal(s, v))
+			out[i] = fmath.B2F(fmath.LessTotal(s, v))
 		}
 	case BinLE:
 		for i, v := range y {
-			out[i] = b2f(leTotal(s, v))
+			out[i] = fmath.B2F(fmath.LessEqTotal(s, v))
 		}
 	case BinEQ, BinNE:
 		for i, v := range y {
-			out[i] = b2f(eqTotal(s, v))
+			out[i] = fmath.B2F(fmath.EqTotal(s, v))
 		}
 	default:
 		panic("kernels: unknown binary function")
@@ -262,19 +355,19 @@ func binVS(fn BinaryFn, x []float64, s float64, out []float64) {
 		}
 	case BinPow:
 		for i, v := range x {
-			out[i] = math.Pow(v, s)
+			out[i] = fmath.Pow(v, s)
 		}
 	case BinLT:
 		for i, v := range x {
-			out[i] = b2f(ltTotal(v, s))
+			out[i] = fmath.B2F(fmath.LessTotal(v, s))
 		}
 	case BinLE:
 		for i, v := range x {
-			out[i] = b2f(leTotal(v, s))
+			out[i] = fmath.B2F(fmath.LessEqTotal(v, s))
 		}
 	case BinEQ, BinNE:
 		for i, v := range x {
-			out[i] = b2f(eqTotal(v, s))
+			out[i] = fmath.B2F(fmath.EqTotal(v, s))
 		}
 	default:
 		panic("kernels: unknown binary function")

@@ -1,6 +1,10 @@
 package kernels
 
-import "math"
+import (
+	"math"
+
+	"github.com/featuredag/fdag/formula"
+)
 
 // Rolling windows over one symbol.
 //
@@ -400,4 +404,17 @@ func (m *momentsOp) variance() float64 {
 		num = s2 - s1*s1/fn
 	}
 	return max(num, 0) / (fn - 1)
+}
+
+// RegisterRolling adds the rolling window kernels.
+func RegisterRolling(r *Registry) {
+	for name, agg := range map[string]Agg{"rolling_sum": AggSum, "rolling_mean": AggMean, "rolling_std": AggStd,
+		"rolling_min": AggMin, "rolling_max": AggMax} {
+		r.Add(name, windowed(func(p formula.Params) Factory {
+			return NewRolling(agg, p.Window.Rows, p.Window.Dur, p.MinSamples)
+		}))
+	}
+	r.Add("rolling_corr", windowed(func(p formula.Params) Factory {
+		return NewRollingCorr(p.Window.Rows, p.Window.Dur, p.MinSamples)
+	}))
 }

@@ -1,5 +1,11 @@
 package kernels
 
+import (
+	"fmt"
+
+	"github.com/featuredag/fdag/formula"
+)
+
 // NewLag returns the kernel for lag(x, k): the value k rows earlier within
 // the symbol, null for the first k rows. k = 0 is the identity.
 //
@@ -83,4 +89,14 @@ func (l *lagOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 		w.v[s], w.ok[s] = xv[i], x.IsValid(i)
 	}
 	return nulls
+}
+
+// RegisterShift adds lag.
+func RegisterShift(r *Registry) {
+	r.Add("lag", func(p formula.Params) (Factory, error) {
+		if p.K < 0 {
+			return nil, fmt.Errorf("lag: k must not be negative, got %d", p.K)
+		}
+		return NewLag(p.K), nil
+	})
 }

@@ -1,4 +1,4 @@
-package kernels
+package fmath
 
 import (
 	"math"
@@ -26,7 +26,7 @@ import (
 
 var (
 	exp2TabHi, exp2TabLo [64]float64
-	ln2Hi, ln2Lo         float64
+	Ln2Hi, ln2Lo         float64
 )
 
 func init() {
@@ -35,8 +35,8 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
-	ln2Hi, _ = ln2.Float64()
-	ln2Lo, _ = new(big.Float).SetPrec(prec).Sub(ln2, big.NewFloat(ln2Hi)).Float64()
+	Ln2Hi, _ = ln2.Float64()
+	ln2Lo, _ = new(big.Float).SetPrec(prec).Sub(ln2, big.NewFloat(Ln2Hi)).Float64()
 
 	step := new(big.Float).SetPrec(prec).SetInt64(2)
 	for range 6 { // 2^(1/64)
@@ -76,8 +76,8 @@ func expCore(n int, rh, rl float64) float64 {
 	return math.Ldexp(h+rest, k)
 }
 
-// expCR is exp(y) correctly rounded (see above).
-func expCR(y float64) float64 {
+// Exp is exp(y) correctly rounded (see above).
+func Exp(y float64) float64 {
 	switch {
 	case y != y:
 		return y
@@ -90,14 +90,14 @@ func expCR(y float64) float64 {
 	}
 	n := int(math.RoundToEven(y * (64 / math.Ln2)))
 	fn := float64(n)
-	p := fn * (ln2Hi / 64)
-	pe := math.FMA(fn, ln2Hi/64, -p)
+	p := fn * (Ln2Hi / 64)
+	pe := math.FMA(fn, Ln2Hi/64, -p)
 	rh, rl := twoSum(y-p, -pe-fn*(ln2Lo/64))
 	return expCore(n, rh, rl)
 }
 
-// exp2CR is 2^z correctly rounded (see above). 0.5^x == exp2CR(-x).
-func exp2CR(z float64) float64 {
+// Exp2 is 2^z correctly rounded (see above). 0.5^x == Exp2(-x).
+func Exp2(z float64) float64 {
 	switch {
 	case z != z:
 		return z
@@ -110,7 +110,7 @@ func exp2CR(z float64) float64 {
 	}
 	n := math.RoundToEven(z * 64)
 	g := (z*64 - n) / 64
-	rh := g * ln2Hi
-	rl := math.FMA(g, ln2Hi, -rh) + g*ln2Lo
+	rh := g * Ln2Hi
+	rl := math.FMA(g, Ln2Hi, -rh) + g*ln2Lo
 	return expCore(int(n), rh, rl)
 }
