@@ -5,6 +5,10 @@
 >>> result = client.compute(trades, {"ret_1": "log(close) - log(lag(close, 1))"})
 >>> result            # rows, features ok / failed with the server's messages
 >>> result.table      # pyarrow.Table aligned row for row with `trades`
+>>> result.plot(["ret_1"], price=trades["trade_price"], symbol="BTCUSDT")
+
+In Jupyter: ``%load_ext fdag`` for the ``%%fdag`` cell magic (fdag.magic);
+long calls show progress bars (fdag.progress, ``progress=False`` to hide).
 """
 
 from .client import (
@@ -34,6 +38,14 @@ from .specs import normalize_features
 from .warehouse import IngestResult, TableInfo
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython):  # noqa: ANN001 - IPython's hook
+    """``%load_ext fdag`` registers the ``%%fdag`` cell magic (see :mod:`fdag.magic`)."""
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
 
 __all__ = [
     "FeatureClient",

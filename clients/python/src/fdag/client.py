@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.flight as flight
 
 from .errors import Cancelled, FdagError, InvalidRequest, ProtocolError, from_flight_error
+from .progress import ProgressLike, progress_bar
 from .result import METADATA_KEY, ComputeResult, FeatureStatus, parse_statuses
 from .specs import FeaturesLike, normalize_features
 from .warehouse import (
@@ -23,6 +24,7 @@ from .warehouse import (
     ingest_result,
     iso_time,
     read_endpoints,
+    read_with_progress,
     symbols_list,
     table_infos,
     ticket_for,
@@ -41,6 +43,8 @@ DEFAULT_LOCATION = "grpc://127.0.0.1:8815"
 #: Rows per batch sent to the server (a batch of 64Ki rows x a few columns is
 #: a few MB, well under gRPC's default message limit).
 DEFAULT_CHUNK_ROWS = 65_536
+#: With ``progress=None``, compute shows a bar from this many input rows on.
+PROGRESS_MIN_ROWS = 1_000_000
 
 DataLike = Any  # pa.Table | pa.RecordBatch | pa.RecordBatchReader | pandas / polars DataFrame
 
@@ -69,6 +73,13 @@ class Explanation:
         import html
 
         return f"<pre>{html.escape(self.text)}</pre>"
+
+    def _repr_svg_(self) -> Optional[str]:
+        """The server's DOT drawn by Graphviz's ``dot`` when it is installed;
+        None otherwise, so notebooks show the text (``_repr_html_``)."""
+        from .explain_svg import dot_to_svg
+
+        return dot_to_svg(self.dot)
 
 
 @dataclass
@@ -565,6 +576,7 @@ class FeatureClient:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         sort: bool = True,
         timeout: Optional[float] = None,
+        progress: ProgressLike = None,
     ) -> ComputeResult:
         """Compute ``features`` over ``data`` on the server.
 
@@ -586,6 +598,9 @@ class FeatureClient:
                 RecordBatchReader is streamed without being read into memory
                 (with ``sort=True`` it is read whole first).
             timeout: deadline of the call in seconds (default: the client's).
+            progress: a bar of the rows computed (see :mod:`fdag.progress`);
+                the default shows one in notebooks for inputs of at least
+                ``PROGRESS_MIN_ROWS`` rows or of unknown length (a stream).
 
         Returns:
             A :class:`ComputeResult`: ``.table`` aligned row for row with the
@@ -619,7 +634,11 @@ class FeatureClient:
             n_input = None
         send_schema = _friendly_schema(in_schema)
         stream = _rechunk(_cast_batches(batches, send_schema), chunk_rows)
-        outcome = _exchange(self._client, self._options(timeout), command, send_schema or in_schema, stream)
+        if progress is None and n_input is not None and n_input < PROGRESS_MIN_ROWS:
+            progress = False
+        with progress_bar(progress, total=n_input, desc="compute", unit="rows", unit_scale=True) as bar:
+            outcome = _exchange(self._client, self._options(timeout), command, send_schema or in_schema, stream,
+                                on_batch=lambda b: bar.update(b.num_rows))
         table = pa.Table.from_batches(outcome.batches, schema=outcome.schema)
         if n_input is None:
             n_input = outcome.rows_sent
@@ -671,6 +690,7 @@ class FeatureClient:
         aliases: Optional[Mapping[str, str]] = None,
         max_workers: Optional[int] = None,
         timeout: Optional[float] = None,
+        progress: ProgressLike = None,
     ) -> ComputeResult:
         """Features of ``symbols`` over ``[start, end)`` computed by the server
         from its warehouse source table, warmup included (windows and lags see
@@ -680,6 +700,8 @@ class FeatureClient:
         (``shard``: a duration such as ``"1d"``, the server's default when
         None); with ``parallel=True`` they are fetched concurrently. The rows
         come back ordered by symbol (in the order asked) and time.
+        ``progress`` counts the endpoints fetched (see :mod:`fdag.progress`;
+        by default a bar in notebooks when there are several).
 
         Raises:
             InvalidRequest: bad features, times or table; NotFound: no such
@@ -702,7 +724,9 @@ class FeatureClient:
             info = self._client.get_flight_info(flight.FlightDescriptor.for_command(ticket_for(cmd)), options)
         except Exception as e:
             raise from_flight_error(e) from e
-        table = read_endpoints(self._client, options, info, parallel, max_workers)
+        if progress is None and len(info.endpoints) < 2:
+            progress = False
+        table = read_endpoints(self._client, options, info, parallel, max_workers, progress)
         md = info.schema.metadata or {}
         return ComputeResult(
             table=table,
@@ -722,11 +746,14 @@ class FeatureClient:
         feature_names: Optional[Sequence[str]] = None,
         columns: Optional[Sequence[str]] = None,
         timeout: Optional[float] = None,
+        progress: ProgressLike = None,
     ) -> pa.Table:
         """Rows of a warehouse table, filtered on the server (pushed down to
         the Iceberg scan): ``symbols``, the time range ``[start, end)`` on the
         table's time column, and for ``ft_features`` the ``feature_names``.
-        ``columns`` projects."""
+        ``columns`` projects. ``progress`` counts the rows received (see
+        :mod:`fdag.progress`; by default a bar in notebooks once a second
+        batch arrives, so small reads stay quiet)."""
         flt: Dict[str, Any] = {}
         if symbols is not None:
             flt["symbols"] = symbols_list(symbols)
@@ -740,7 +767,10 @@ class FeatureClient:
         if columns is not None:
             cmd["columns"] = [str(c) for c in columns]
         try:
-            return self._client.do_get(flight.Ticket(ticket_for(cmd)), self._options(timeout)).read_all()
+            reader = self._client.do_get(flight.Ticket(ticket_for(cmd)), self._options(timeout))
+            return read_with_progress(reader, progress, desc=f"read {table}")
+        except FdagError:
+            raise
         except Exception as e:
             raise from_flight_error(e) from e
 

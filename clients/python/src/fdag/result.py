@@ -121,6 +121,14 @@ class ComputeResult:
 
         return pl.from_arrow(self.table)
 
+    def plot(self, features: Any = None, **kwargs: Any) -> Any:
+        """Plot features against time with matplotlib (optional dependency):
+        ``result.plot(["vol", "z"], price=trades["trade_price"], symbol="BTCUSDT")``.
+        See :func:`fdag.plot.plot_result` for the arguments; returns the Axes."""
+        from .plot import plot_result
+
+        return plot_result(self, features, **kwargs)
+
     # -- display --------------------------------------------------------
     def _summary_lines(self) -> List[str]:
         n_ok = sum(1 for s in self.statuses if s.ok)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
@@ -14,6 +15,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from .errors import FdagError, ProtocolError, from_flight_error
+from .progress import ProgressLike, progress_bar
 
 __all__ = ["TableInfo", "IngestResult", "TimeLike", "iso_time", "ticket_for", "read_endpoints"]
 
@@ -75,29 +77,63 @@ def read_endpoints(
     info: flight.FlightInfo,
     parallel: bool,
     max_workers: Optional[int] = None,
+    progress: ProgressLike = False,
 ) -> pa.Table:
     """DoGet every endpoint of ``info`` (in parallel threads when asked) and
-    concatenate the answers in endpoint order."""
+    concatenate the answers in endpoint order. ``progress`` counts endpoints
+    done (see :mod:`fdag.progress`)."""
     endpoints = list(info.endpoints)
     schema = info.schema
+    bar = progress_bar(progress, total=len(endpoints), desc="fetch", unit="endpoint")
+    lock = threading.Lock()
 
     def one(ep: flight.FlightEndpoint) -> pa.Table:
         try:
-            return client.do_get(ep.ticket, options).read_all()
+            part = client.do_get(ep.ticket, options).read_all()
         except Exception as e:
             raise from_flight_error(e) from e
+        with lock:
+            bar.update(1)
+        return part
 
     if not endpoints:
         return schema.empty_table()
-    if parallel and len(endpoints) > 1:
-        with ThreadPoolExecutor(max_workers=max_workers or min(8, len(endpoints)), thread_name_prefix="fdag-fetch") as pool:
-            parts = list(pool.map(one, endpoints))
-    else:
-        parts = [one(ep) for ep in endpoints]
+    with bar:
+        if parallel and len(endpoints) > 1:
+            with ThreadPoolExecutor(max_workers=max_workers or min(8, len(endpoints)), thread_name_prefix="fdag-fetch") as pool:
+                parts = list(pool.map(one, endpoints))
+        else:
+            parts = [one(ep) for ep in endpoints]
     try:
         return pa.concat_tables([p.cast(schema) if p.schema != schema else p for p in parts])
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise ProtocolError(f"the endpoints answered with different schemas: {e}") from e
+
+
+def read_with_progress(reader: flight.FlightStreamReader, progress: ProgressLike, desc: str) -> pa.Table:
+    """Read a DoGet stream whole, counting rows on a bar. With
+    ``progress=None`` the bar appears only once a second batch arrives."""
+    batches: List[pa.RecordBatch] = []
+    rows = 0
+    bar = progress_bar(False) if progress is None else progress_bar(progress, desc=desc, unit="rows", unit_scale=True)
+    try:
+        while True:
+            try:
+                chunk = reader.read_chunk()
+            except StopIteration:
+                break
+            if chunk.data is None:
+                continue
+            batches.append(chunk.data)
+            rows += chunk.data.num_rows
+            if progress is None and len(batches) == 2:
+                bar = progress_bar(None, desc=desc, unit="rows", unit_scale=True)
+                bar.update(rows - chunk.data.num_rows)
+            bar.update(chunk.data.num_rows)
+        bar.set_total(rows)
+    finally:
+        bar.close()
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def table_infos(flights: Iterable[flight.FlightInfo]) -> List[TableInfo]:
