@@ -170,7 +170,10 @@ func TestPlotSVGGolden(t *testing.T) {
 	trades := DemoTrades(400, 7, "BTCUSDT", "ETHUSDT")
 	defer trades.Release()
 	// Price from the trades, features from the result: both row-aligned.
-	wide := withColumn(t, res.Table, "trade_price", trades)
+	wide, err := WithColumns(res.Table, trades, "trade_price")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer wide.Release()
 	got, err := PlotSVG(wide, PlotOptions{Symbol: "BTCUSDT", Left: []string{"trade_price"}, Right: []string{"vol_20", "z_20"}, Title: "BTCUSDT"})
 	if err != nil {
@@ -308,16 +311,20 @@ func TestDAGEmptyPlan(t *testing.T) {
 	}
 }
 
-// withColumn returns tbl with column name of src appended (row-aligned).
-func withColumn(t *testing.T, tbl arrow.Table, name string, src arrow.Table) arrow.Table {
-	t.Helper()
-	idx := src.Schema().FieldIndices(name)[0]
-	fields := append(tbl.Schema().Fields(), src.Schema().Field(idx))
-	cols := make([]arrow.Column, 0, len(fields))
-	for i := range int(tbl.NumCols()) {
-		cols = append(cols, *tbl.Column(i))
+func TestWithColumnsErrors(t *testing.T) {
+	res := demoResult(t, memory.DefaultAllocator)
+	defer res.Release()
+	short := DemoTrades(10, 1)
+	defer short.Release()
+	if _, err := WithColumns(res.Table, short, "trade_price"); err == nil || !strings.Contains(err.Error(), "400 rows in the wide table but 10") {
+		t.Errorf("row mismatch: %v", err)
 	}
-	cols = append(cols, *src.Column(idx))
-	md := tbl.Schema().Metadata()
-	return array.NewTable(arrow.NewSchema(fields, &md), cols, tbl.NumRows())
+	trades := DemoTrades(400, 7, "BTCUSDT", "ETHUSDT")
+	defer trades.Release()
+	if _, err := WithColumns(res.Table, trades, "px"); err == nil || !strings.Contains(err.Error(), `no column "px" in the source`) {
+		t.Errorf("missing column: %v", err)
+	}
+	if _, err := WithColumns(res.Table, trades, "symbol"); err == nil || !strings.Contains(err.Error(), `already has a column "symbol"`) {
+		t.Errorf("duplicate column: %v", err)
+	}
 }
