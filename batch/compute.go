@@ -114,6 +114,19 @@ func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*Result, 
 	if err != nil {
 		return nil, err
 	}
+	return computePlanned(ctx, wh, req, plan, nil)
+}
+
+// computePlanned is Compute with the plan compiled: read, compute, drop
+// the warmup, adding the time of each to timing when not nil.
+func computePlanned(ctx context.Context, wh *catalog.Warehouse, req Request, plan *ir.Plan, timing *Timing) (*Result, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if len(plan.Failed()) == len(plan.Features) {
+		return nil, &compute.NoFeaturesError{Statuses: planStatuses(plan)}
+	}
+	began := time.Now()
 	data, err := wh.ReadSource(ctx, catalog.SourceRequest{
 		Table: req.source(), Symbols: req.Symbols, Start: req.Start, End: req.End,
 		Columns: plan.SourceColumns(), Lookback: plan.MaxLookback(),
@@ -122,7 +135,8 @@ func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*Result, 
 		return nil, err
 	}
 	defer data.Release()
-	res, err := compute.ComputeFeatures(ctx, req.Specs, []compute.Frame{{Name: req.source(), Table: data.Table}}, req.options())
+	read := time.Now()
+	res, err := compute.ComputePlan(ctx, plan, []compute.Frame{{Name: req.source(), Table: data.Table}}, req.options())
 	if err != nil {
 		return nil, fmt.Errorf("computing over %s: %w", req.source(), err)
 	}
@@ -152,6 +166,10 @@ func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*Result, 
 		out.TradeIDs = ids.Column(0).Data()
 		out.TradeIDs.Retain()
 	}
+	if timing != nil {
+		timing.Read += read.Sub(began).Seconds()
+		timing.Compute += time.Since(read).Seconds()
+	}
 	return out, nil
 }
 
@@ -164,6 +182,18 @@ func tradeIDs(src arrow.Table) arrow.Table {
 	}
 	col := src.Column(idx[0])
 	return array.NewTable(arrow.NewSchema([]arrow.Field{col.Field()}, nil), []arrow.Column{*col}, src.NumRows())
+}
+
+// planStatuses are the statuses of a plan's features before any data.
+func planStatuses(plan *ir.Plan) []compute.FeatureStatus {
+	out := make([]compute.FeatureStatus, len(plan.Features))
+	for i, f := range plan.Features {
+		out[i] = compute.FeatureStatus{Name: f.Spec.Name, Status: compute.StatusSuccess}
+		if f.Err != nil {
+			out[i].Status, out[i].Error = compute.StatusError, f.Err.Error()
+		}
+	}
+	return out
 }
 
 // Result is compute's wide result for the rows in [Start, End), and how

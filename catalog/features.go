@@ -407,8 +407,10 @@ type StagedFiles struct {
 
 // StageFeatures is the worker half of a feature write: it writes narrow
 // batches (WideToNarrow) as Parquet data files of ft_features, split by
-// partition, and returns them uncommitted. It releases the batches.
-func (w *Warehouse) StageFeatures(ctx context.Context, batches iter.Seq2[arrow.RecordBatch, error]) (StagedFiles, error) {
+// partition, and returns them uncommitted. It releases the batches. The
+// files are named after id when given (at most one), so that a collector
+// of dead runs' files can tell whose they are (RunOfFile).
+func (w *Warehouse) StageFeatures(ctx context.Context, batches iter.Seq2[arrow.RecordBatch, error], id ...StagingID) (StagedFiles, error) {
 	tbl, err := w.Table(ctx, FeaturesTable)
 	if err != nil {
 		return StagedFiles{}, err
@@ -417,7 +419,15 @@ func (w *Warehouse) StageFeatures(ctx context.Context, batches iter.Seq2[arrow.R
 	if err != nil {
 		return StagedFiles{}, fmt.Errorf("table %s: %w", FeaturesTable, err)
 	}
-	files, err := w.writeFiles(ctx, tbl, target, withTableSchema(batches, target))
+	var opts []table.WriteRecordOption
+	if len(id) > 0 {
+		u, err := id[0].uuid()
+		if err != nil {
+			return StagedFiles{}, err
+		}
+		opts = append(opts, table.WithWriteUUID(u))
+	}
+	files, err := w.writeFiles(ctx, tbl, target, withTableSchema(batches, target), opts...)
 	if err != nil {
 		return StagedFiles{}, fmt.Errorf("stage %s files: %w", FeaturesTable, err)
 	}

@@ -118,9 +118,9 @@ func arrowSchema(tbl *table.Table) (*arrow.Schema, error) {
 // writeFiles writes the batches as Parquet data files of tbl (split by
 // partition) without committing them: the worker half of a write. On error
 // the files already written are removed.
-func (w *Warehouse) writeFiles(ctx context.Context, tbl *table.Table, schema *arrow.Schema, batches iter.Seq2[arrow.RecordBatch, error]) ([]iceberg.DataFile, error) {
+func (w *Warehouse) writeFiles(ctx context.Context, tbl *table.Table, schema *arrow.Schema, batches iter.Seq2[arrow.RecordBatch, error], opts ...table.WriteRecordOption) ([]iceberg.DataFile, error) {
 	var files []iceberg.DataFile
-	for df, err := range table.WriteRecords(ctx, tbl, schema, batches) {
+	for df, err := range table.WriteRecords(ctx, tbl, schema, batches, opts...) {
 		if err != nil {
 			w.removeFiles(ctx, tbl, files)
 			return nil, err

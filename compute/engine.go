@@ -45,6 +45,22 @@ type columnRef struct {
 // no valid feature); one feature's failure is reported in its status and
 // never stops the others.
 func ComputeFeatures(ctx context.Context, specs []ir.Spec, frames []Frame, opts Options) (*Result, error) {
+	return compileAndCompute(ctx, frames, opts, func(names []string) (*ir.Plan, error) {
+		return ir.CompileContext(ctx, specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
+	})
+}
+
+// ComputePlan is ComputeFeatures with the features compiled already, so
+// that a batch run compiles its plan once and computes it on every shard.
+// The plan is only read: several goroutines may compute one plan at once.
+// opts.Registry, Aliases and NoCSE are not used (they are compile options).
+func ComputePlan(ctx context.Context, plan *ir.Plan, frames []Frame, opts Options) (*Result, error) {
+	return compileAndCompute(ctx, frames, opts, func([]string) (*ir.Plan, error) { return plan, nil })
+}
+
+// compileAndCompute indexes the frames' columns, gets the plan for their
+// names and computes it.
+func compileAndCompute(ctx context.Context, frames []Frame, opts Options, planFor func(columns []string) (*ir.Plan, error)) (*Result, error) {
 	opts = opts.withDefaults()
 	columns, names, err := indexColumns(frames)
 	if err != nil {
@@ -54,12 +70,16 @@ func ComputeFeatures(ctx context.Context, specs []ir.Spec, frames []Frame, opts 
 	if !ok {
 		return nil, fmt.Errorf("no frame has the time column %q (columns: %s)", opts.TimeColumn, strings.Join(names, ", "))
 	}
-	n := int(frames[timeRef.frame].Table.NumRows())
-	symRef, hasSymbol := columns[opts.SymbolColumn]
-	plan, err := ir.CompileContext(ctx, specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
+	plan, err := planFor(names)
 	if err != nil {
 		return nil, err
 	}
+	return computePlan(ctx, plan, frames, columns, timeRef, opts)
+}
+
+func computePlan(ctx context.Context, plan *ir.Plan, frames []Frame, columns map[string]columnRef, timeRef columnRef, opts Options) (*Result, error) {
+	n := int(frames[timeRef.frame].Table.NumRows())
+	symRef, hasSymbol := columns[opts.SymbolColumn]
 	prog := newProgram(plan, inputInfo{
 		columnErr: func(name string) error {
 			ref, ok := columns[name]

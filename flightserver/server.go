@@ -29,6 +29,7 @@ import (
 
 	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/ir"
+	"github.com/featuredag/fdag/project"
 )
 
 // Version is reported by the health action; set it with
@@ -102,20 +103,27 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
+	// The project (fdag.yaml, FeatureTypes of DIR and DIR/features) is
+	// loaded as fdag loads it, so both see the same types and tables.
+	var proj *project.Project
+	if cfg.Project != "" {
+		var err error
+		if proj, err = project.Load(cfg.Project, project.Options{Mem: mem, Logger: log}); err != nil {
+			return nil, err
+		}
+	}
 	reg := opts.Registry
 	if reg == nil {
 		reg = ir.Builtin()
-		if cfg.Project != "" {
-			if err := reg.LoadDir(cfg.Project); err != nil {
-				return nil, fmt.Errorf("project %s: %w", cfg.Project, err)
-			}
+		if proj != nil {
+			reg = proj.Registry
 		}
 	}
 	svc := &service{
 		mem: mem, registry: reg, log: log, started: time.Now(),
 		exchanges: make(chan struct{}, cfg.MaxExchanges),
 		auth:      newAuthenticator(cfg.AuthTokens),
-		wh:        &warehouse{project: cfg.Project, opts: catalog.Options{Mem: mem, Logger: log}, wh: opts.Warehouse},
+		wh:        &warehouse{project: proj, wh: opts.Warehouse},
 	}
 	unary := []grpc.UnaryServerInterceptor{svc.logUnary}
 	stream := []grpc.StreamServerInterceptor{svc.logStream}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"iter"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,6 +23,7 @@ import (
 	"github.com/featuredag/fdag/compute"
 	"github.com/featuredag/fdag/formula"
 	"github.com/featuredag/fdag/ir"
+	"github.com/featuredag/fdag/project"
 )
 
 // The warehouse calls (docs/flight.md): DoGet with a fetch ticket (features
@@ -31,40 +31,31 @@ import (
 // rows), GetFlightInfo splitting a fetch into (symbol, shard) endpoints,
 // ListFlights listing the tables, DoPut ingesting batches.
 
-// warehouse opens the project's warehouse on first use, so that a server
-// used only for DoExchange never creates one.
+// warehouse is the server's warehouse: the one the embedding program gave,
+// or the project's, opened on first use (project.Project.Warehouse), so
+// that a server used only for DoExchange never creates one.
 type warehouse struct {
-	project string
-	opts    catalog.Options
-	mu      sync.Mutex
+	project *project.Project // nil: no project
 	wh      *catalog.Warehouse
-	owned   bool // opened here, closed by close()
 }
 
 func (w *warehouse) get(ctx context.Context) (*catalog.Warehouse, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.wh != nil {
 		return w.wh, nil
 	}
-	if w.project == "" {
+	if w.project == nil {
 		return nil, status.Error(codes.FailedPrecondition, "this server has no warehouse: start fdag-flight with --project DIR")
 	}
-	wh, err := catalog.OpenProject(ctx, w.project, w.opts)
+	wh, err := w.project.Warehouse(ctx)
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "opening the warehouse of project %s: %v", w.project, err)
+		return nil, status.Errorf(codes.Unavailable, "opening the warehouse: %v", err)
 	}
-	w.wh, w.owned = wh, true
 	return wh, nil
 }
 
 func (w *warehouse) close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.wh != nil && w.owned {
-		err := w.wh.Close()
-		w.wh = nil
-		return err
+	if w.project != nil {
+		return w.project.Close()
 	}
 	return nil
 }

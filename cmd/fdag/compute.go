@@ -126,11 +126,7 @@ func computeThenWrite(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opt
 // specs of --features and --feature, the --alias map and the project's
 // FeatureType registry.
 func loadRequest(featureFile string, inline, aliases []string, project string) ([]ir.Spec, map[string]string, *ir.Registry, error) {
-	specs, err := loadSpecs(featureFile, inline)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	aliasMap, err := aliasFlags(aliases)
+	specs, aliasMap, err := loadSpecsAndAliases(featureFile, inline, aliases)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -139,6 +135,20 @@ func loadRequest(featureFile string, inline, aliases []string, project string) (
 		return nil, nil, nil, err
 	}
 	return specs, aliasMap, reg, nil
+}
+
+// loadSpecsAndAliases reads the specs of --features and --feature and the
+// --alias map.
+func loadSpecsAndAliases(featureFile string, inline, aliases []string) ([]ir.Spec, map[string]string, error) {
+	specs, err := loadSpecs(featureFile, inline)
+	if err != nil {
+		return nil, nil, err
+	}
+	aliasMap, err := aliasFlags(aliases)
+	if err != nil {
+		return nil, nil, err
+	}
+	return specs, aliasMap, nil
 }
 
 // loadSpecs reads the spec file, if any, then appends the inline features.

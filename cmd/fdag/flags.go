@@ -5,10 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/featuredag/fdag/ir"
+	"github.com/featuredag/fdag/project"
 )
 
 // usageError is a request that is wrong as written (exit status 2).
@@ -71,29 +71,14 @@ func inlineSpecs(flags []string) ([]ir.Spec, error) {
 	return specs, nil
 }
 
-// loadRegistry returns the built-in registry extended with the project's
-// FeatureTypes: the YAML files in DIR (fdag.yaml among them) and in
-// DIR/features/. ir.Registry.LoadDir skips files that declare no types,
-// so feature sets living there are no problem; a project without any YAML
-// is not an error.
-func loadRegistry(project string) (*ir.Registry, error) {
-	reg := ir.Builtin().Clone()
-	for _, dir := range []string{project, filepath.Join(project, "features")} {
-		if !hasYAML(dir) {
-			continue
-		}
-		if err := reg.LoadDir(dir); err != nil {
-			return nil, fmt.Errorf("project %s: %w", project, err)
-		}
-	}
-	return reg, nil
+// loadRegistry returns the project's FeatureType registry (built-ins, then
+// DIR and DIR/features), the same as fdag-flight's (project.LoadRegistry).
+func loadRegistry(dir string) (*ir.Registry, error) {
+	return project.LoadRegistry(dir)
 }
 
-func hasYAML(dir string) bool {
-	for _, pat := range []string{"*.yaml", "*.yml"} {
-		if m, _ := filepath.Glob(filepath.Join(dir, pat)); len(m) > 0 {
-			return true
-		}
-	}
-	return false
+// loadProject loads a project directory for the commands that touch its
+// warehouse.
+func loadProject(dir string) (*project.Project, error) {
+	return project.Load(dir, project.Options{})
 }
