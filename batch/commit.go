@@ -22,6 +22,10 @@ type FailedShard struct {
 // CommitRequest is the coordinator's half of a run: the shards' results
 // (from any processes) committed in one transaction.
 type CommitRequest struct {
+	// Run is the run id (ShardConfig.Run): the commit is idempotent per
+	// run (catalog.Warehouse.CommitRun), so a coordinator that retries it,
+	// or is restarted after it went through, adds the rows once.
+	Run string
 	// Scope is what the commit replaces: the run's features, symbols and
 	// range (RunRequest.Scope).
 	Scope   catalog.FeatureScope
@@ -35,14 +39,16 @@ type CommitRequest struct {
 
 // Commit decodes every shard's staged files and commits them, with the
 // error rows of the failed shards, in one transaction that first deletes
-// the rows of Scope. On failure the staged files are removed and
-// ft_features is as before.
-func Commit(ctx context.Context, wh *catalog.Warehouse, req CommitRequest) (catalog.CommitStats, error) {
+// the rows of Scope. ft_features is then as before or holds all of the
+// run. When the commit itself fails its outcome may be unknown, so the
+// files are left for `fdag gc` (a committed file must never be removed);
+// a failure before it removes them.
+func Commit(ctx context.Context, wh *catalog.Warehouse, req CommitRequest) (catalog.RunCommit, error) {
 	var staged []catalog.StagedFiles
-	fail := func(err error) (catalog.CommitStats, error) {
+	fail := func(err error) (catalog.RunCommit, error) {
 		wh.DiscardStaged(context.WithoutCancel(ctx), staged...)
 		discard(wh, req.Results)
-		return catalog.CommitStats{}, err
+		return catalog.RunCommit{}, err
 	}
 	for _, f := range req.Failed {
 		if req.Plan == nil {
@@ -63,7 +69,7 @@ func Commit(ctx context.Context, wh *catalog.Warehouse, req CommitRequest) (cata
 		return fail(err)
 	}
 	staged = append(staged, files)
-	return wh.CommitFeatures(ctx, req.Scope, staged...)
+	return wh.CommitRun(ctx, req.Run, req.Scope, staged...)
 }
 
 // stageFailure stages one error row per feature of plan for the failed

@@ -187,6 +187,7 @@ func Run(ctx context.Context, wh *catalog.Warehouse, req RunRequest) (Summary, e
 	}
 	report(Progress{Phase: PhaseCommit, ShardsDone: prog.ShardsDone, ShardsTotal: prog.ShardsTotal, Failed: prog.Failed, RowsIn: prog.RowsIn, RowsOut: prog.RowsOut})
 	cs, err := Commit(ctx, wh, CommitRequest{
+		Run:     sum.Run,
 		Scope:   req.Scope(),
 		Results: results, Failed: failedShards(shards, errs), Plan: plan, Mem: req.Mem,
 	})
