@@ -39,8 +39,9 @@ t1=$(date +%s.%N)
 
 echo "== the demo feature set ($FEATURES) into ft_features, $START to $END"
 log="$PROJECT/run.log"
-committed=$(bin/fdag run --project "$PROJECT" --features "$FEATURES" --symbols "$SYMBOLS" \
-	--start "$START" --end "$END" 2>"$log")
+bin/fdag run --project "$PROJECT" --features "$FEATURES" --symbols "$SYMBOLS" \
+	--start "$START" --end "$END" 2>"$log" | tee "$PROJECT/run.summary"
+committed=$(tail -n 1 "$PROJECT/run.summary")
 t2=$(date +%s.%N)
 grep -v ' INFO ' "$log" >&2 || true
 
