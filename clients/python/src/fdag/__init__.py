@@ -33,6 +33,8 @@ from .errors import (
     Unauthenticated,
     Unsupported,
 )
+from .narrow import JOIN_KEY, narrow_to_wide
+from .notices import EmptyResult, EmptyResultWarning, FdagWarning
 from .result import METADATA_KEY, ComputeResult, FeatureStatus
 from .specs import normalize_features
 from .warehouse import IngestResult, TableInfo
@@ -57,6 +59,11 @@ __all__ = [
     "TableInfo",
     "IngestResult",
     "normalize_features",
+    "narrow_to_wide",
+    "JOIN_KEY",
+    "FdagWarning",
+    "EmptyResultWarning",
+    "EmptyResult",
     "FdagError",
     "InvalidRequest",
     "NotFound",

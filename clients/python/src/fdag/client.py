@@ -15,6 +15,8 @@ import pyarrow.flight as flight
 
 from .errors import Cancelled, FdagError, InvalidRequest, ProtocolError, from_flight_error
 from .progress import ProgressLike, progress_bar
+from .narrow import narrow_to_wide
+from .notices import check_on_empty, check_read
 from .result import METADATA_KEY, ComputeResult, FeatureStatus, parse_statuses
 from .specs import FeaturesLike, normalize_features
 from .warehouse import (
@@ -689,6 +691,7 @@ class FeatureClient:
         shard: Optional[str] = None,
         aliases: Optional[Mapping[str, str]] = None,
         max_workers: Optional[int] = None,
+        on_empty: str = "warn",
         timeout: Optional[float] = None,
         progress: ProgressLike = None,
     ) -> ComputeResult:
@@ -703,10 +706,15 @@ class FeatureClient:
         ``progress`` counts the endpoints fetched (see :mod:`fdag.progress`;
         by default a bar in notebooks when there are several).
 
+        A symbol without rows in the range warns (:class:`fdag.EmptyResultWarning`
+        naming it and the source table); ``on_empty="error"`` raises
+        :class:`fdag.EmptyResult`, ``"ignore"`` says nothing.
+
         Raises:
             InvalidRequest: bad features, times or table; NotFound: no such
             source table. A single failed feature never raises: see ``.errors``.
         """
+        check_on_empty(on_empty)
         t0 = time.perf_counter()
         cmd: Dict[str, Any] = {
             "features": normalize_features(features),
@@ -727,6 +735,8 @@ class FeatureClient:
         if progress is None and len(info.endpoints) < 2:
             progress = False
         table = read_endpoints(self._client, options, info, parallel, max_workers, progress)
+        check_read(source, {"symbols": cmd["symbols"], "start": cmd["start"], "end": cmd["end"]}, table,
+                   on_empty, cmd["symbols"])
         md = info.schema.metadata or {}
         return ComputeResult(
             table=table,
@@ -744,16 +754,26 @@ class FeatureClient:
         start: Optional[TimeLike] = None,
         end: Optional[TimeLike] = None,
         feature_names: Optional[Sequence[str]] = None,
+        where: Optional[Mapping[str, Union[str, Sequence[str]]]] = None,
         columns: Optional[Sequence[str]] = None,
+        on_empty: str = "warn",
         timeout: Optional[float] = None,
         progress: ProgressLike = None,
     ) -> pa.Table:
         """Rows of a warehouse table, filtered on the server (pushed down to
         the Iceberg scan): ``symbols``, the time range ``[start, end)`` on the
-        table's time column, and for ``ft_features`` the ``feature_names``.
-        ``columns`` projects. ``progress`` counts the rows received (see
-        :mod:`fdag.progress`; by default a bar in notebooks once a second
-        batch arrives, so small reads stay quiet)."""
+        table's time column, for ``ft_features`` the ``feature_names``, and
+        ``where`` (string column -> value or values, e.g.
+        ``{"feature_version": "v1.0"}``). ``columns`` projects. Rows come in
+        time order (time, symbol, row identity, feature name). ``progress``
+        counts the rows received (see :mod:`fdag.progress`; by default a bar
+        in notebooks once a second batch arrives, so small reads stay quiet).
+
+        A read that matches no rows, or none for some of the ``symbols`` or
+        ``feature_names``, warns (:class:`fdag.EmptyResultWarning`, naming
+        them and the table); ``on_empty="error"`` raises
+        :class:`fdag.EmptyResult` instead, ``"ignore"`` says nothing."""
+        check_on_empty(on_empty)
         flt: Dict[str, Any] = {}
         if symbols is not None:
             flt["symbols"] = symbols_list(symbols)
@@ -763,16 +783,45 @@ class FeatureClient:
             flt["end"] = iso_time(end, "end")
         if feature_names is not None:
             flt["feature_names"] = [str(f) for f in feature_names]
+        if where:
+            flt["equal"] = {str(k): [v] if isinstance(v, str) else [str(x) for x in v] for k, v in where.items()}
         cmd: Dict[str, Any] = {"table": table, "filter": flt}
         if columns is not None:
             cmd["columns"] = [str(c) for c in columns]
         try:
             reader = self._client.do_get(flight.Ticket(ticket_for(cmd)), self._options(timeout))
-            return read_with_progress(reader, progress, desc=f"read {table}")
+            out = read_with_progress(reader, progress, desc=f"read {table}")
         except FdagError:
             raise
         except Exception as e:
             raise from_flight_error(e) from e
+        check_read(table, flt, out, on_empty, flt.get("symbols"), flt.get("feature_names"))
+        return out
+
+    def read_features(
+        self,
+        symbols: Union[str, Sequence[str], None] = None,
+        start: Optional[TimeLike] = None,
+        end: Optional[TimeLike] = None,
+        names: Optional[Sequence[str]] = None,
+        *,
+        version: Optional[str] = None,
+        on_empty: str = "warn",
+        timeout: Optional[float] = None,
+    ) -> pa.Table:
+        """Stored features (ft_features) as the wide table: one row per
+        source row, joined on (symbol, timestamp, seq), columns
+        ``event_time, symbol, seq, trade_id`` and one float64 column per
+        feature in ``names`` order (None: every stored feature, by name), in
+        time order. ``version`` picks one feature version when several are
+        stored. Ties (trades sharing a timestamp) stay separate rows, so
+        ``to_pandas().pivot(...)`` style reshaping is not needed.
+
+        Empty results warn or raise as in :meth:`read_table`."""
+        where = {"feature_version": version} if version else None
+        narrow = self.read_table("ft_features", symbols=symbols, start=start, end=end, feature_names=names,
+                                 where=where, on_empty=on_empty, timeout=timeout)
+        return narrow_to_wide(narrow, names)
 
     def ingest(
         self,
