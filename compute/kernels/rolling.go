@@ -88,14 +88,13 @@ func NewRolling(agg Agg, rows int, dur int64, minSamples int) Factory {
 	minSamples = max(minSamples, 1)
 	switch agg {
 	case AggSum, AggMean, AggStd:
-		return func() Op {
-			return &momentsOp{win: newWindow(rows, dur, false), agg: agg, minS: minSamples}
-		}
+		return driven(rows, dur, false, minSamples, func(w *window) windowAgg {
+			return &momentsAgg{win: w, agg: agg}
+		})
 	case AggMin, AggMax:
-		return func() Op {
-			w := newWindow(rows, dur, false)
-			return &minMaxOp{win: w, isMax: agg == AggMax, minS: minSamples, dq: newDeque(len(w.v))}
-		}
+		return driven(rows, dur, false, minSamples, func(w *window) windowAgg {
+			return &minMaxAgg{win: w, isMax: agg == AggMax, dq: newDeque(len(w.v))}
+		})
 	}
 	panic("kernels: unknown rolling aggregate")
 }
@@ -124,6 +123,9 @@ type window struct {
 	head  int   // slot of the oldest row
 	n     int   // rows in the window, nulls included
 	first int64 // sequence number of the oldest row
+	// evictions counts the rows popped since an aggregate last reset it
+	// (the moments' rebase schedule).
+	evictions int
 }
 
 // initialRing is the starting capacity of windows, deques and lag lines.
@@ -165,6 +167,7 @@ func (w *window) pop() int {
 	w.head = (w.head + 1) & w.mask
 	w.n--
 	w.first++
+	w.evictions++
 	return s
 }
 
@@ -229,56 +232,30 @@ func (a *csum) val() float64 { return a.s + a.c }
 // isFinite reports whether x is neither NaN nor ±Inf.
 func isFinite(x float64) bool { return x-x == 0 }
 
-// momentsOp computes rolling sum, mean and std.
-type momentsOp struct {
-	win  window
-	agg  Agg
-	minS int
+// momentsAgg computes rolling sum, mean and std.
+type momentsAgg struct {
+	win *window
+	agg Agg
 
 	k          float64 // shift K
 	s1, s2     csum    // sum of d and d*d, d = x - K, over finite values
 	nf         int     // finite values in the window
 	nan        int     // NaNs in the window
 	pinf, ninf int     // +Inf and -Inf in the window
-	pops       int     // rows evicted since the last rebase
 }
 
-func (m *momentsOp) Step(in []Col, t []int64, out []float64, valid []bool) int {
-	x := in[0]
-	n := len(out)
-	xv := x.V[:n]
-	valid = valid[:n]
-	sq := m.agg == AggStd
-	w := &m.win
-	nulls := 0
-	for i := range out {
-		ti := timeAt(t, i)
-		for w.leaves(ti) {
-			s := w.pop()
-			m.pops++
-			if w.ok[s] {
-				m.remove(w.v[s], sq)
-			}
-		}
-		v, ok := xv[i], x.Valid == nil || x.Valid[i]
-		s := w.push(ti)
-		w.v[s], w.ok[s] = v, ok
-		if ok {
-			m.add(v, sq)
-		}
-		if m.pops > 0 && m.pops >= w.n {
-			m.rebase(sq)
-		}
-		r, rok := m.result()
-		out[i], valid[i] = r, rok
-		if !rok {
-			nulls++
-		}
+func (m *momentsAgg) enter(s int, _ int64) { m.add(m.win.v[s], m.agg == AggStd) }
+func (m *momentsAgg) leave(s int, _ int64) { m.remove(m.win.v[s], m.agg == AggStd) }
+
+// settle rebases once the window has been fully replaced since the last
+// rebase (see the file comment).
+func (m *momentsAgg) settle() {
+	if w := m.win; w.evictions > 0 && w.evictions >= w.n {
+		m.rebase(m.agg == AggStd)
 	}
-	return nulls
 }
 
-func (m *momentsOp) add(v float64, sq bool) {
+func (m *momentsAgg) add(v float64, sq bool) {
 	if !isFinite(v) {
 		m.countSpecial(v, 1)
 		return
@@ -297,7 +274,7 @@ func (m *momentsOp) add(v float64, sq bool) {
 	}
 }
 
-func (m *momentsOp) remove(v float64, sq bool) {
+func (m *momentsAgg) remove(v float64, sq bool) {
 	if !isFinite(v) {
 		m.countSpecial(v, -1)
 		return
@@ -314,7 +291,7 @@ func (m *momentsOp) remove(v float64, sq bool) {
 	}
 }
 
-func (m *momentsOp) countSpecial(v float64, by int) {
+func (m *momentsAgg) countSpecial(v float64, by int) {
 	switch {
 	case v != v:
 		m.nan += by
@@ -326,12 +303,12 @@ func (m *momentsOp) countSpecial(v float64, by int) {
 }
 
 // rebase recomputes K, S1 and S2 from the ring (see the file comment).
-func (m *momentsOp) rebase(sq bool) {
-	m.pops = 0
+func (m *momentsAgg) rebase(sq bool) {
+	m.win.evictions = 0
 	if m.nf == 0 {
 		return
 	}
-	w := &m.win
+	w := m.win
 	k0, seen := 0.0, false
 	var a csum
 	for j := 0; j < w.n; j++ {
@@ -360,11 +337,9 @@ func (m *momentsOp) rebase(sq bool) {
 	}
 }
 
-func (m *momentsOp) result() (float64, bool) {
+func (m *momentsAgg) result() (float64, bool) {
+	// The driver has checked min_samples against the non-null count.
 	cnt := m.nf + m.nan + m.pinf + m.ninf
-	if cnt < m.minS {
-		return 0, false
-	}
 	switch m.agg {
 	case AggSum, AggMean:
 		switch {
@@ -394,7 +369,7 @@ func (m *momentsOp) result() (float64, bool) {
 }
 
 // variance returns the sample variance of the nf >= 2 finite values.
-func (m *momentsOp) variance() float64 {
+func (m *momentsAgg) variance() float64 {
 	fn := float64(m.nf)
 	s1, s2 := m.s1.val(), m.s2.val()
 	num := s2 - s1*s1/fn

@@ -23,59 +23,29 @@ import "math"
 func NewRollingCorr(rows int, dur int64, minSamples int) Factory {
 	checkWindow(rows, dur)
 	minSamples = max(minSamples, 1)
-	return func() Op {
-		return &corrOp{win: newWindow(rows, dur, true), minS: minSamples}
-	}
+	return driven(rows, dur, true, minSamples, func(w *window) windowAgg { return &corrAgg{win: w} })
 }
 
-type corrOp struct {
-	win  window
-	minS int
+type corrAgg struct {
+	win *window
 
 	kx, ky           float64
 	sx, sy, sxx, syy csum
 	sxy              csum
 	nf               int // finite pairs
 	bad              int // pairs with a NaN or an infinity
-	pops             int
 }
 
-func (c *corrOp) Step(in []Col, t []int64, out []float64, valid []bool) int {
-	x, y := in[0], in[1]
-	n := len(out)
-	xv, yv := x.V[:n], y.V[:n]
-	valid = valid[:n]
-	w := &c.win
-	nulls := 0
-	for i := range out {
-		ti := timeAt(t, i)
-		for w.leaves(ti) {
-			s := w.pop()
-			c.pops++
-			if w.ok[s] {
-				c.remove(w.v[s], w.y[s])
-			}
-		}
-		a, b := xv[i], yv[i]
-		ok := (x.Valid == nil || x.Valid[i]) && (y.Valid == nil || y.Valid[i])
-		s := w.push(ti)
-		w.v[s], w.y[s], w.ok[s] = a, b, ok
-		if ok {
-			c.add(a, b)
-		}
-		if c.pops > 0 && c.pops >= w.n {
-			c.rebase()
-		}
-		r, rok := c.result()
-		out[i], valid[i] = r, rok
-		if !rok {
-			nulls++
-		}
+func (c *corrAgg) enter(s int, _ int64) { c.add(c.win.v[s], c.win.y[s]) }
+func (c *corrAgg) leave(s int, _ int64) { c.remove(c.win.v[s], c.win.y[s]) }
+
+func (c *corrAgg) settle() {
+	if w := c.win; w.evictions > 0 && w.evictions >= w.n {
+		c.rebase()
 	}
-	return nulls
 }
 
-func (c *corrOp) add(a, b float64) {
+func (c *corrAgg) add(a, b float64) {
 	if !isFinite(a) || !isFinite(b) {
 		c.bad++
 		return
@@ -93,7 +63,7 @@ func (c *corrOp) add(a, b float64) {
 	c.sxy.add(dx * dy)
 }
 
-func (c *corrOp) remove(a, b float64) {
+func (c *corrAgg) remove(a, b float64) {
 	if !isFinite(a) || !isFinite(b) {
 		c.bad--
 		return
@@ -111,12 +81,12 @@ func (c *corrOp) remove(a, b float64) {
 	c.sxy.add(-(dx * dy))
 }
 
-func (c *corrOp) rebase() {
-	c.pops = 0
+func (c *corrAgg) rebase() {
+	c.win.evictions = 0
 	if c.nf == 0 {
 		return
 	}
-	w := &c.win
+	w := c.win
 	var kx0, ky0 float64
 	seen := false
 	var ax, ay csum
@@ -149,7 +119,7 @@ func (c *corrOp) rebase() {
 }
 
 // centred returns the centred sums of squares and cross products.
-func (c *corrOp) centred() (vx, vy, cxy, rawx, rawy float64) {
+func (c *corrAgg) centred() (vx, vy, cxy, rawx, rawy float64) {
 	fn := float64(c.nf)
 	sx, sy := c.sx.val(), c.sy.val()
 	rawx, rawy = c.sxx.val(), c.syy.val()
@@ -159,9 +129,8 @@ func (c *corrOp) centred() (vx, vy, cxy, rawx, rawy float64) {
 	return
 }
 
-func (c *corrOp) result() (float64, bool) {
-	cnt := c.nf + c.bad
-	if cnt < c.minS || cnt < 2 {
+func (c *corrAgg) result() (float64, bool) {
+	if c.nf+c.bad < 2 {
 		return 0, false
 	}
 	if c.bad > 0 {

@@ -31,73 +31,53 @@ func (d *deque) grow() {
 	d.seq, d.val, d.head, d.mask = seq, val, 0, c-1
 }
 
-type minMaxOp struct {
-	win   window
+type minMaxAgg struct {
+	win   *window
 	isMax bool
-	minS  int
 	dq    deque
-	cnt   int // non-null values in the window
 	nan   int // NaNs in the window
 }
 
-func (m *minMaxOp) Step(in []Col, t []int64, out []float64, valid []bool) int {
-	x := in[0]
-	n := len(out)
-	xv := x.V[:n]
-	valid = valid[:n]
-	w, dq := &m.win, &m.dq
-	nulls := 0
-	for i := range out {
-		ti := timeAt(t, i)
-		for w.leaves(ti) {
-			seq := w.first
-			s := w.pop()
-			if w.ok[s] {
-				m.cnt--
-				if v := w.v[s]; v != v {
-					m.nan--
-				} else if dq.n > 0 && dq.seq[dq.head] == seq {
-					dq.head = (dq.head + 1) & dq.mask
-					dq.n--
-				}
-			}
+func (m *minMaxAgg) leave(s int, seq int64) {
+	dq := &m.dq
+	if v := m.win.v[s]; v != v {
+		m.nan--
+	} else if dq.n > 0 && dq.seq[dq.head] == seq {
+		dq.head = (dq.head + 1) & dq.mask
+		dq.n--
+	}
+}
+
+func (m *minMaxAgg) enter(s int, seq int64) {
+	dq := &m.dq
+	v := m.win.v[s]
+	if v != v {
+		m.nan++
+		return
+	}
+	// Drop the back values the new one dominates.
+	if m.isMax {
+		for dq.n > 0 && dq.val[(dq.head+dq.n-1)&dq.mask] <= v {
+			dq.n--
 		}
-		v, ok := xv[i], x.Valid == nil || x.Valid[i]
-		seq := w.first + int64(w.n)
-		s := w.push(ti)
-		w.v[s], w.ok[s] = v, ok
-		if ok {
-			m.cnt++
-			if v != v {
-				m.nan++
-			} else {
-				// Drop the back values the new one dominates.
-				if m.isMax {
-					for dq.n > 0 && dq.val[(dq.head+dq.n-1)&dq.mask] <= v {
-						dq.n--
-					}
-				} else {
-					for dq.n > 0 && dq.val[(dq.head+dq.n-1)&dq.mask] >= v {
-						dq.n--
-					}
-				}
-				if dq.n == len(dq.val) {
-					dq.grow()
-				}
-				b := (dq.head + dq.n) & dq.mask
-				dq.seq[b], dq.val[b] = seq, v
-				dq.n++
-			}
-		}
-		switch {
-		case m.cnt < m.minS:
-			out[i], valid[i] = 0, false
-			nulls++
-		case m.nan > 0:
-			out[i], valid[i] = math.NaN(), true
-		default:
-			out[i], valid[i] = dq.val[dq.head], true
+	} else {
+		for dq.n > 0 && dq.val[(dq.head+dq.n-1)&dq.mask] >= v {
+			dq.n--
 		}
 	}
-	return nulls
+	if dq.n == len(dq.val) {
+		dq.grow()
+	}
+	b := (dq.head + dq.n) & dq.mask
+	dq.seq[b], dq.val[b] = seq, v
+	dq.n++
+}
+
+func (m *minMaxAgg) settle() {}
+
+func (m *minMaxAgg) result() (float64, bool) {
+	if m.nan > 0 {
+		return math.NaN(), true
+	}
+	return m.dq.val[m.dq.head], true
 }
