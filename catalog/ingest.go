@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"iter"
 	"strconv"
 	"strings"
@@ -141,7 +143,9 @@ func (w *Warehouse) removeFiles(ctx context.Context, tbl *table.Table, files []i
 		return
 	}
 	for _, f := range files {
-		if err := fs.Remove(f.FilePath()); err != nil {
+		// Already gone is what we want (a second cleanup of the same
+		// files, a removal racing `fdag gc`): not worth a warning.
+		if err := fs.Remove(f.FilePath()); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 			w.log.Warn("cannot remove uncommitted file", "file", f.FilePath(), "err", err)
 		}
 	}
@@ -151,7 +155,7 @@ func (w *Warehouse) removeFiles(ctx context.Context, tbl *table.Table, files []i
 // transaction; it returns the new snapshot id. The files are removed when
 // the commit fails.
 func (w *Warehouse) commit(ctx context.Context, tbl *table.Table, del iceberg.BooleanExpression, files []iceberg.DataFile, props iceberg.Properties) (int64, error) {
-	snap, err := w.commitFiles(ctx, tbl, del, files, props)
+	snap, err := w.commitFiles(ctx, tbl, del, files, props, nil)
 	if err != nil {
 		w.removeFiles(ctx, tbl, files)
 	}
@@ -160,25 +164,34 @@ func (w *Warehouse) commit(ctx context.Context, tbl *table.Table, del iceberg.Bo
 
 // commitFiles is commit leaving the files in place when it fails, for a
 // caller that decides itself (CommitRun: the outcome of a failed commit may
-// be unknown, and a committed file must never be removed).
-func (w *Warehouse) commitFiles(ctx context.Context, tbl *table.Table, del iceberg.BooleanExpression, files []iceberg.DataFile, props iceberg.Properties) (int64, error) {
-	tx := tbl.NewTransaction()
-	if del != nil {
-		if err := tx.Delete(ctx, del, props); err != nil {
-			return 0, fmt.Errorf("delete %s: %w", del, err)
-		}
-	}
-	if len(files) > 0 {
-		if err := tx.AddDataFiles(ctx, files, props); err != nil {
-			return 0, fmt.Errorf("add %d data files: %w", len(files), err)
-		}
-	}
+// be unknown, and a committed file must never be removed). It retries on
+// conflicts with concurrent writers (CommitWithRetry); check, when not nil,
+// vets the table before each attempt and its error stops the commit.
+func (w *Warehouse) commitFiles(ctx context.Context, tbl *table.Table, del iceberg.BooleanExpression, files []iceberg.DataFile, props iceberg.Properties,
+	check func(cur *table.Table) error) (int64, error) {
 	if del == nil && len(files) == 0 {
 		return currentSnapshotID(tbl), nil
 	}
-	out, err := tx.Commit(ctx)
+	out, err := w.CommitWithRetry(ctx, tbl, func(a *Attempt) error {
+		if check != nil {
+			if err := check(a.Table); err != nil {
+				return err
+			}
+		}
+		if del != nil {
+			if err := a.Tx.Delete(ctx, del, props); err != nil {
+				return fmt.Errorf("delete %s: %w", del, err)
+			}
+		}
+		if len(files) > 0 {
+			if err := a.AddDataFiles(ctx, files, props); err != nil {
+				return fmt.Errorf("add %d data files: %w", len(files), err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
+		return 0, err
 	}
 	return currentSnapshotID(out), nil
 }

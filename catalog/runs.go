@@ -16,6 +16,9 @@ import (
 // or that is restarted after the commit went through) adds its rows once.
 const RunIDProperty = "fdag.run-id"
 
+// errRunCommitted stops a commit attempt that finds its run committed.
+var errRunCommitted = errors.New("run already committed")
+
 // ErrNoRunID is returned by CommitRun for an empty run id.
 var ErrNoRunID = errors.New("a run id is required to commit a run")
 
@@ -92,7 +95,19 @@ func (w *Warehouse) CommitRun(ctx context.Context, runID string, scope FeatureSc
 		return w.alreadyCommitted(ctx, tbl, runID, snap, scope, files, start)
 	}
 	props := iceberg.Properties{"fdag.operation": "features", RunIDProperty: runID}
-	snap, err := w.commitFiles(ctx, tbl, scope.filter(), files, props)
+	// A retry after a conflict looks for the run again: the other writer
+	// may have been this run's other driver.
+	var committedBy int64
+	snap, err := w.commitFiles(ctx, tbl, scope.filter(), files, props, func(cur *table.Table) error {
+		if id, ok := runSnapshot(cur, runID); ok {
+			committedBy, tbl = id, cur
+			return errRunCommitted
+		}
+		return nil
+	})
+	if errors.Is(err, errRunCommitted) {
+		return w.alreadyCommitted(ctx, tbl, runID, committedBy, scope, files, start)
+	}
 	if err != nil {
 		// The outcome may be unknown: look for the run before giving up.
 		if again, lerr := w.Table(ctx, FeaturesTable); lerr == nil {
