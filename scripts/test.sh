@@ -98,6 +98,16 @@ FDAG_BIN="$ROOT/bin/fdag" "$VENV/bin/python" -m pytest -q tests/python
 step "pytest: Flight server through the Python client"
 FDAG_BIN="$ROOT/bin/fdag" FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" "$VENV/bin/python" -m pytest -q tests/flight clients/python/tests
 
+step "notebooks: every notebook headless on real kernels (GoNB and Python), no committed outputs"
+# scripts/notebook-tools.sh builds GoNB, goimports and gopls from tools/gonb
+# once (cached under ~/.cache/fdag/bin) and registers the GoNB kernel in the
+# venv with this checkout in its go.work; the Python kernel is the venv's.
+eval "$(VENV="$VENV" bash scripts/notebook-tools.sh --raw-errors)"
+nb_start=$SECONDS
+PATH="$FDAG_GONB_BIN:$PATH" FDAG_ROOT="$ROOT" FDAG_BIN="$ROOT/bin/fdag" FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" \
+	"$VENV/bin/python" -m pytest -q tests/notebooks
+echo "notebooks took $((SECONDS - nb_start)) s"
+
 step "demo smoke: the README's main job at 20k rows, without serving"
 ROWS=20000 SERVE=0 PROJECT="$ROOT/out/demo-smoke" bash scripts/demo.sh
 
