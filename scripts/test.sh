@@ -16,20 +16,33 @@ VENV="${VENV:-$ROOT/.venv}"
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "python venv ($VENV)"
-if [[ ! -x "$VENV/bin/python" ]]; then
-	if command -v python3.11 >/dev/null 2>&1; then
-		python3.11 -m venv "$VENV"
-	else
-		python3 -m venv "$VENV"
+# make_venv DIR: a Python 3.11 venv at DIR unless one is there.
+make_venv() {
+	if [[ ! -x "$1/bin/python" ]]; then
+		if command -v python3.11 >/dev/null 2>&1; then
+			python3.11 -m venv "$1"
+		else
+			python3 -m venv "$1"
+		fi
 	fi
-fi
+}
+
+step "python venv ($VENV)"
+make_venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
 	-r tests/python/requirements.txt -r tests/flight/requirements.txt \
 	-r tests/notebooks/requirements.txt -e clients/python
 
+step "mlfinpy venv (reference for bars/ and labels/; it pins numpy 1.26, so a venv of its own)"
+# bars/mlfinpy_test.go runs tests/mlfinpy/*.py with this interpreter and
+# exchanges CSV files with it; with CI set, a missing interpreter fails the test.
+MLFINPY_VENV="${MLFINPY_VENV:-$ROOT/.venv-mlfinpy}"
+make_venv "$MLFINPY_VENV"
+"$MLFINPY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/mlfinpy/requirements.txt
+export FDAG_MLFINPY_PYTHON="$MLFINPY_VENV/bin/python"
+
 step "gofmt"
-unformatted="$(find . \( -name .venv -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print0 |
+unformatted="$(find . \( -name .venv -o -name .venv-mlfinpy -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print0 |
 	xargs -0 gofmt -l)"
 if [[ -n "$unformatted" ]]; then
 	echo "gofmt: these files need formatting:" >&2
