@@ -50,3 +50,55 @@ func NE(a, b float64) float64  { return 1 - B2F(EqTotal(a, b)) }
 func Log(a float64) float64  { return math.Log(a) }
 func Abs(a float64) float64  { return math.Abs(a) }
 func Sqrt(a float64) float64 { return math.Sqrt(a) }
+
+// Sign is -1, 1, or x itself for ±0 and NaN (as Polars' sign).
+func Sign(a float64) float64 {
+	switch {
+	case a > 0:
+		return 1
+	case a < 0:
+		return -1
+	}
+	return a
+}
+
+func Log1p(a float64) float64 { return math.Log1p(a) }
+
+// Max is the larger of a and b, a NaN counting only when both are NaN (as
+// Polars' max_horizontal).
+func Max(a, b float64) float64 {
+	switch {
+	case a != a:
+		return b
+	case b != b:
+		return a
+	}
+	return math.Max(a, b)
+}
+
+// Min is the smaller of a and b, a NaN counting only when both are NaN.
+func Min(a, b float64) float64 {
+	switch {
+	case a != a:
+		return b
+	case b != b:
+		return a
+	}
+	return math.Min(a, b)
+}
+
+// Clip is x bounded below by lo and above by hi: min(max(x, lo), hi), NaN
+// for a NaN x (as Polars' clip).
+func Clip(x, lo, hi float64) float64 { return math.Min(math.Max(x, lo), hi) }
+
+// Where is a where cond is true (non-zero; NaN counts as true, as in
+// Python) and b otherwise.
+func Where(cond, a, b float64) float64 {
+	if cond != 0 {
+		return a
+	}
+	return b
+}
+
+// First is a: fill_null's rule when neither argument is null.
+func First(a, _ float64) float64 { return a }

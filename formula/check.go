@@ -76,7 +76,8 @@ func (c *checker) walkCall(call *Call) {
 	}
 	b := &Bound{Func: f, Call: call}
 	before := len(c.errs)
-	for i, p := range f.Params {
+	for i := range args {
+		p := f.Params[min(i, len(f.Params)-1)] // a variadic call repeats the last
 		switch {
 		case p.Kind == KindSeries:
 			b.Series = append(b.Series, args[i])
@@ -241,8 +242,12 @@ func bind(c *Call, report func(*Error)) (*Func, []Node, bool) {
 		report(newError(c.Pos, "%s expects %s, got %d", f.Name, arity(f), len(c.Args)))
 		return f, nil, false
 	}
-	args := make([]Node, len(f.Params))
-	byKeyword := make([]bool, len(f.Params))
+	n := len(f.Params)
+	if f.Variadic {
+		n = max(n, positional) // the last parameter, repeated
+	}
+	args := make([]Node, n)
+	byKeyword := make([]bool, n)
 	ok := true
 	sawKeyword := false
 	for i, a := range c.Args {
@@ -293,6 +298,9 @@ func bind(c *Call, report func(*Error)) (*Func, []Node, bool) {
 
 func arity(f *Func) string {
 	lo, hi := f.MinArgs(), f.MaxArgs()
+	if f.Variadic {
+		return fmt.Sprintf("%d or more arguments", lo)
+	}
 	plural := func(n int) string {
 		if n == 1 {
 			return "argument"

@@ -21,6 +21,9 @@ func (f *Func) Signature() string {
 			parts[i] = p.Name + "=?"
 		}
 	}
+	if f.Variadic {
+		parts = append(parts, "...")
+	}
 	return f.Name + "(" + strings.Join(parts, ", ") + ")"
 }
 

@@ -109,6 +109,13 @@ type Func struct {
 	// func(a, b, c float64) float64, one argument per series parameter.
 	// Nulls propagate around it: any null argument gives a null row.
 	Eval any
+	// SkipNulls changes the null rule of an elementwise function: a null
+	// argument is left out and the result is over the others (null when
+	// every argument is null), as Polars' max_horizontal and fill_null.
+	SkipNulls bool
+	// Variadic functions take their last parameter (a series) any number
+	// of times, positionally: max(a, b, c) is max(max(a, b), c).
+	Variadic bool
 }
 
 // MinArgs is the number of required parameters.
@@ -122,14 +129,22 @@ func (f *Func) MinArgs() int {
 	return n
 }
 
-// MaxArgs is the number of parameters.
-func (f *Func) MaxArgs() int { return len(f.Params) }
+// MaxArgs is the number of parameters (unbounded for a variadic function:
+// the formula length bounds it).
+func (f *Func) MaxArgs() int {
+	if f.Variadic {
+		return MaxFormulaLen
+	}
+	return len(f.Params)
+}
 
 func num(v float64) *float64 { return &v }
 
 var (
 	pX       = Param{Name: "x", Kind: KindSeries}
 	pY       = Param{Name: "y", Kind: KindSeries}
+	pA       = Param{Name: "a", Kind: KindSeries}
+	pB       = Param{Name: "b", Kind: KindSeries}
 	pWindow  = Param{Name: "w", Kind: KindWindow, Max: MaxWindowRows}
 	pMinSamp = Param{Name: "min_samples", Kind: KindMinSamples, Optional: true, Min: 1, Max: MaxWindowRows,
 		DefaultDoc: "w for a row window, 1 for a duration window"}
@@ -147,6 +162,20 @@ var Functions = []*Func{
 		Doc: "Absolute value.", Example: "abs(diff(close, 1))"},
 	{Name: "sqrt", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Sqrt,
 		Doc: "Square root; sqrt(-1) = NaN.", Example: "sqrt(rolling_sum(diff(log(close)) ** 2, 100))"},
+	{Name: "sign", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Sign,
+		Doc: "-1 for negative x, 1 for positive x; 0, -0 and NaN are returned as they are (as Polars' sign).", Example: "sign(diff(close))"},
+	{Name: "log1p", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Log1p,
+		Doc: "log(1 + x), accurate for x near 0; log1p(-1) = -inf, NaN below -1.", Example: "log1p(volume)"},
+	{Name: "max", Family: "elementwise", Params: []Param{pA, pB}, Variadic: true, SkipNulls: true, Eval: fmath.Max,
+		Doc: "The largest argument, row by row; nulls and NaNs are skipped (null when all are null, NaN when all non-null ones are NaN), as Polars' max_horizontal.", Example: "max(close - lag(close), 0)"},
+	{Name: "min", Family: "elementwise", Params: []Param{pA, pB}, Variadic: true, SkipNulls: true, Eval: fmath.Min,
+		Doc: "The smallest argument, row by row; nulls and NaNs are skipped as for max (Polars' min_horizontal).", Example: "min(close, lag(close), lag(close, 2))"},
+	{Name: "clip", Family: "elementwise", Params: []Param{pX, {Name: "lo", Kind: KindSeries}, {Name: "hi", Kind: KindSeries}}, Eval: fmath.Clip,
+		Doc: "min(max(x, lo), hi); NaN for a NaN x; null when any argument is null (Polars ignores a null bound).", Example: "clip(diff(log(close)), -0.01, 0.01)"},
+	{Name: "where", Family: "elementwise", Params: []Param{{Name: "cond", Kind: KindSeries}, pA, pB}, Eval: fmath.Where,
+		Doc: "a where cond is true (non-zero, NaN included), b where it is 0 or null (as Polars' when/then/otherwise); the chosen value's null is kept.", Example: "where(close > lag(close), volume, 0)"},
+	{Name: "fill_null", Family: "elementwise", Params: []Param{pX, {Name: "v", Kind: KindSeries}}, SkipNulls: true, Eval: fmath.First,
+		Doc: "x, or v where x is null (NaN is a value and is kept, as Polars' fill_null).", Example: "fill_null(lag(close), close)"},
 	{Name: "lag", Family: "shift", Params: []Param{pX, pLagK},
 		Doc: "The value k rows earlier in the same symbol; null for the first k rows.", Example: "lag(close, 5)"},
 	{Name: "diff", Family: "shift", Params: []Param{pX, pLagK},

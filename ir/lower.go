@@ -107,5 +107,13 @@ func (x *exprBuilder) call(call *formula.Call) (NodeID, *formula.Error) {
 		// TestOpTable makes this unreachable.
 		return 0, errAt(call.FuncPos, "function %s is not supported by the IR", b.Func.Name)
 	}
+	if arity := op.arity(); b.Func.Variadic && len(args) > arity {
+		// max(a, b, c) is max(max(a, b), c): binary nodes, each shared.
+		acc := x.add(Node{Op: op, Args: args[:arity], Params: b.Params})
+		for _, a := range args[arity:] {
+			acc = x.add(Node{Op: op, Args: []NodeID{acc, a}, Params: b.Params})
+		}
+		return acc, nil
+	}
 	return x.add(Node{Op: op, Args: args, Params: b.Params}), nil
 }

@@ -156,6 +156,19 @@ func (o Op) IsElementwise() bool { return o.Class() == ClassElementwise }
 
 func (o Op) commutative() bool { return o.def().commutative }
 
+// arity is the number of series arguments of a function's primitive.
+func (o Op) arity() int {
+	n := 0
+	if f := o.Func(); f != nil {
+		for _, p := range f.Params {
+			if p.Kind == formula.KindSeries {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // fold evaluates an elementwise primitive on constants with its fold rule
 // (the same function its kernel uses); ok is false when it has none or the
 // argument count does not fit.

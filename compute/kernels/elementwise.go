@@ -60,6 +60,7 @@ func RegisterElementwise(r *Registry) {
 		"<": BinLT, "<=": BinLE, ">": BinGT, ">=": BinGE, "==": BinEQ, "!=": BinNE} {
 		r.addStateless(name, NewBinary(fn))
 	}
+	r.addStateless("where", whereOp{})
 	for _, f := range formula.Functions {
 		if f.Family != formula.FamilyElementwise {
 			continue
@@ -68,6 +69,9 @@ func RegisterElementwise(r *Registry) {
 			continue
 		}
 		op, err := NewMap(f.Eval)
+		if f.SkipNulls && err == nil {
+			op, err = NewMapSkipNulls(f.Eval)
+		}
 		if err != nil {
 			panic(fmt.Sprintf("kernels: %s: %v", f.Name, err))
 		}
@@ -122,6 +126,71 @@ func (m map3) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 		out[i] = m.f(at(in[0], i), at(in[1], i), at(in[2], i))
 	}
 	return andValidAll(valid[:len(out)], in)
+}
+
+// NewMapSkipNulls is NewMap for a rule of two arguments under the
+// skip-nulls rule (formula.Func.SkipNulls): where one argument is null the
+// result is the other, where both are null it is null.
+func NewMapSkipNulls(eval any) (Op, error) {
+	f, ok := eval.(func(a, b float64) float64)
+	if !ok {
+		return nil, fmt.Errorf("skip-nulls needs a float rule of two arguments (got %T)", eval)
+	}
+	return skipNulls2{f}, nil
+}
+
+type skipNulls2 struct{ f func(a, b float64) float64 }
+
+func (m skipNulls2) Step(in []Col, _ []int64, out []float64, valid []bool) int {
+	x, y := in[0], in[1]
+	nulls := 0
+	for i := range out {
+		xok, yok := x.IsValid(rowOf(x, i)), y.IsValid(rowOf(y, i))
+		a, b := at(x, i), at(y, i)
+		switch {
+		case xok && yok:
+			out[i] = m.f(a, b)
+		case xok:
+			out[i] = a
+		case yok:
+			out[i] = b
+		default:
+			out[i] = 0
+			nulls++
+		}
+		valid[i] = xok || yok
+	}
+	return nulls
+}
+
+// rowOf is the row of c holding row i (0 for a Scalar).
+func rowOf(c Col, i int) int {
+	if c.Scalar {
+		return 0
+	}
+	return i
+}
+
+// whereOp is where(cond, a, b): a where cond is valid and non-zero, else b;
+// the chosen value keeps its null (Polars' when/then/otherwise, where a
+// null condition takes the otherwise branch).
+type whereOp struct{}
+
+func (whereOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
+	c, a, b := in[0], in[1], in[2]
+	nulls := 0
+	for i := range out {
+		src := b
+		if c.IsValid(rowOf(c, i)) && at(c, i) != 0 {
+			src = a
+		}
+		out[i] = at(src, i)
+		valid[i] = src.IsValid(rowOf(src, i))
+		if !valid[i] {
+			nulls++
+		}
+	}
+	return nulls
 }
 
 // andValidAll writes the conjunction of the validity of every argument

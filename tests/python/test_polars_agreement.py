@@ -91,6 +91,16 @@ CASES = [
     Case("le", "size <= 1", elementwise(S <= 1)),
     Case("eq", "price == lag(price)", per_symbol(P == P.shift(1))),
     Case("ne", "price != lag(price)", per_symbol(P != P.shift(1))),
+    # elementwise with their own null rules
+    Case("sign_diff", "sign(diff(price))", per_symbol((P - P.shift(1)).sign())),
+    Case("log1p", "log1p(size - 1)", elementwise((S - 1).log1p())),
+    Case("max2", "max(price, size)", elementwise(pl.max_horizontal(P, S))),
+    Case("min3", "min(price, size, 100)", elementwise(pl.min_horizontal(P, S, pl.lit(100.0)))),
+    Case("max_lag", "max(price, lag(price), lag(price, 2))",
+         per_symbol(pl.max_horizontal(P, P.shift(1), P.shift(2)))),
+    Case("clip", "clip(size, 0.5, 2)", elementwise(S.clip(0.5, 2.0))),
+    Case("where", "where(size > 1, price, -price)", elementwise(pl.when(S > 1).then(P).otherwise(-P))),
+    Case("fill_null", "fill_null(lag(price), price)", per_symbol(P.shift(1).fill_null(P))),
     # shifts
     Case("lag_1", "lag(price)", per_symbol(P.shift(1))),
     Case("lag_5", "lag(price, 5)", per_symbol(P.shift(5))),
