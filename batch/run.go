@@ -123,6 +123,19 @@ func Run(ctx context.Context, wh *catalog.Warehouse, req RunRequest) (Summary, e
 	if log == nil {
 		log = slog.Default()
 	}
+	// Files a dead run staged are removed before this run stages its own
+	// (best effort: a failure here is no reason not to run); then the
+	// lease tells a concurrent gc that this run's files are not garbage.
+	if rep, err := wh.CollectGarbage(ctx, catalog.FeaturesTable, catalog.GCOptions{DeadRunsOnly: true}); err != nil {
+		log.Warn("could not remove the files of dead runs", "err", err)
+	} else if n := len(rep.DeadRunFiles); n > 0 {
+		log.Info("removed the staged files of dead runs", "files", n, "runs", len(rep.DeadLeases), "bytes", rep.Bytes)
+	}
+	lease, err := wh.BeginRun(ctx, sum.Run)
+	if err != nil {
+		return sum, err
+	}
+	defer lease.End()
 	limit := req.Concurrency
 	if limit <= 0 {
 		limit = runtime.GOMAXPROCS(0)
@@ -197,6 +210,9 @@ func Run(ctx context.Context, wh *catalog.Warehouse, req RunRequest) (Summary, e
 		return sum, err
 	}
 	sum.Committed, sum.SnapshotID, sum.Files = true, cs.SnapshotID, cs.Files
+	if err := testhook.At(ctx, "run.committed", sum.Run); err != nil {
+		return sum, err
+	}
 	sum.Totals.RowsOut = cs.Rows
 	report(Progress{Phase: PhaseCommitted, ShardsDone: prog.ShardsDone, ShardsTotal: prog.ShardsTotal, Failed: prog.Failed, RowsIn: prog.RowsIn, RowsOut: cs.Rows})
 	return sum, nil

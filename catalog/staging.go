@@ -48,10 +48,10 @@ func (s StagingID) uuid() (uuid.UUID, error) {
 	return u, nil
 }
 
-// RunOfFile returns the run id a staged data file's name carries, and
-// whether it carries one (files written by ingest or other writers, with
-// random UUIDs, do not match a live or dead run's id except by a 2^-64
-// chance, which is why gc also asks for an age).
+// RunOfFile returns the run id a data file's name carries ("" for a name
+// not of iceberg-go's form). Files written by ingest or other writers have
+// random UUIDs, which match no run's lease except by a 2^-64 chance; gc
+// judges those by age instead.
 func RunOfFile(file string) string {
 	name := path.Base(file)
 	// PARTITION-TASK-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx-COUNT.ext

@@ -5,6 +5,7 @@
 //	fdag demo-data --out DIR [--rows N] | --project DIR
 //	fdag ingest    [--table T] [--project DIR] FILE...
 //	fdag run       --project DIR --features FILE --symbols A,B --start T --end T
+//	fdag gc        [--project DIR] [--dry-run] [--expire-snapshots D]
 //	fdag read      --table T [--symbols A,B] [--start T] [--end T] --output FILE | --list
 //
 // Run `fdag COMMAND --help` for each command's flags and examples.
@@ -40,6 +41,7 @@ var commands = []command{
 	{"ingest", "append trade files (Parquet, CSV, Binance dumps) to a warehouse table", runIngest},
 	{"run", "compute features from the warehouse and write ft_features", runRun},
 	{"read", "export rows of a warehouse table (or --list the tables)", runRead},
+	{"gc", "remove staged files of dead runs and unreferenced files; expire old snapshots", runGC},
 }
 
 func main() {
