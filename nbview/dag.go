@@ -74,7 +74,7 @@ func DAGSVG(plan *ir.Plan) string {
 	totalW := max(width, errWidth, float64(len(header))*charWidth*0.85) + 2*dagMargin
 	totalH := top + height + dagMargin
 	if len(errLines) > 0 {
-		totalH += 10 + lineHeight*float64(len(errLines)+1)
+		totalH += 10 + lineHeight*float64(len(errLines)+1) + boxPadY
 	}
 
 	var b strings.Builder

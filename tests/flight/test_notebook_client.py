@@ -128,6 +128,9 @@ def test_plot_price_and_two_features(wh, trades):
     assert [l.get_label() for l in ax.figure.axes[0].get_lines()] == ["trade_price"]  # a Series' name
     assert ax.figure.axes[0].get_title() == "BBB"
 
+    ax = res.plot(["ma_100"], price="ma_100", symbol="AAA", secondary_axis=False)  # one axis for both
+    assert len(ax.figure.axes) == 1 and len(ax.get_lines()) == 2
+
     with pytest.raises(ValueError, match=r"holds 2 symbols \(AAA, BBB\); pass symbol="):
         res.plot(["ma_100"])
     with pytest.raises(ValueError, match="no feature 'nope' in the result"):

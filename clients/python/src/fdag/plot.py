@@ -58,6 +58,7 @@ def plot_result(
     ax: Any = None,
     title: Optional[str] = None,
     max_features: int = 6,
+    secondary_axis: bool = True,
 ) -> Any:
     """Plot features of ``result`` (a :class:`fdag.ComputeResult`) against time.
 
@@ -68,7 +69,9 @@ def plot_result(
         price: a column of the result table by name, or values aligned row
             for row with it (``trades["trade_price"]``, a pandas/polars
             Series, a pyarrow array): drawn on the left axis, the features
-            then on a second axis at the right.
+            then on a second axis at the right, or on the price's own axis
+            with ``secondary_axis=False`` (features in price units, such as
+            moving averages and VWAPs).
         symbol: plot only this symbol's rows; required when the result holds
             several symbols (lines across symbols would be meaningless).
         ax: a matplotlib Axes to draw on (default: a new figure).
@@ -130,10 +133,11 @@ def plot_result(
     if price_arr is not None:
         ax.plot(t, values(price_arr), color="black", linewidth=1.0, label=price_label)
         ax.set_ylabel(price_label)
-        feature_ax = ax.twinx()
+        if secondary_axis:
+            feature_ax = ax.twinx()
     for i, f in enumerate(names):
         feature_ax.plot(t, values(table[f].cast(pa.float64())), linewidth=1.0, label=f, color=f"C{i}")
-    if price_arr is not None:
+    if price_arr is not None and feature_ax is not ax:
         lines = ax.get_lines() + feature_ax.get_lines()
         ax.legend(lines, [l.get_label() for l in lines], loc="upper left")
     else:
