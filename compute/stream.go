@@ -44,6 +44,7 @@ type Stream struct {
 	statuses []FeatureStatus
 	states   map[string]*symbolState
 	batches  int
+	rows     int64 // rows processed, for StateBytes
 }
 
 type symbolState struct {
@@ -131,6 +132,7 @@ func (s *Stream) Process(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 	}
 	s.batches++
 	n := int(rec.NumRows())
+	s.rows += int64(n)
 	cols := map[string]*arrow.Chunked{}
 	col := func(name string) *arrow.Chunked {
 		arr := rec.Column(rec.Schema().FieldIndices(name)[0])

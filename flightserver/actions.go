@@ -134,9 +134,11 @@ func (s *service) validate(ctx context.Context, body []byte, st *callStats) (*va
 	if err != nil {
 		return nil, err
 	}
-	cs, err := compute.NewStreamContext(ctx, c.Features, in, c.options(s))
-	if ctx.Err() != nil {
-		return nil, status.FromContextError(ctx.Err()).Err()
+	cctx, cancel := s.compileContext(ctx)
+	defer cancel()
+	cs, err := compute.NewStreamContext(cctx, c.Features, in, c.options(s))
+	if cctx.Err() != nil {
+		return nil, s.compileError(cctx)
 	}
 	if err != nil {
 		var nf *compute.NoFeaturesError
@@ -170,9 +172,11 @@ func (s *service) explain(ctx context.Context, body []byte, st *callStats) (*exp
 		}
 		sort.Strings(cols)
 	}
-	plan, err := ir.CompileContext(ctx, c.Features, ir.Options{Registry: s.registry, Aliases: c.Aliases, SourceColumns: cols})
+	cctx, cancel := s.compileContext(ctx)
+	defer cancel()
+	plan, err := ir.CompileContext(cctx, c.Features, ir.Options{Registry: s.registry, Aliases: c.Aliases, SourceColumns: cols})
 	if err != nil {
-		return nil, status.FromContextError(err).Err()
+		return nil, s.compileError(cctx)
 	}
 	return &explainResult{Text: plan.Explain(), DOT: plan.DOT()}, nil
 }

@@ -73,8 +73,12 @@ func (a *authenticator) checkBearer(ctx context.Context) error {
 	switch {
 	case scheme == "":
 		return status.Error(codes.Unauthenticated, "this server requires a token: send the gRPC header \"authorization: Bearer <token>\", or obtain one with a Handshake using basic auth (password = token)")
+	case strings.EqualFold(scheme, "Basic"):
+		return status.Error(codes.Unauthenticated, "basic auth is only accepted on Handshake: send \"authorization: Bearer <token>\" on other calls")
 	case !strings.EqualFold(scheme, "Bearer"):
-		return status.Errorf(codes.Unauthenticated, "authorization scheme %q is not accepted here: send \"authorization: Bearer <token>\" (basic auth only on Handshake)", scheme)
+		// Never echo what was sent: without a scheme, the "scheme" is the
+		// token itself (issue 8: it reached the error and the WARN log).
+		return status.Error(codes.Unauthenticated, "the authorization header is not \"Bearer <token>\" (the value sent is not shown); send \"authorization: Bearer <token>\"")
 	case !a.valid(cred):
 		return status.Error(codes.Unauthenticated, "the bearer token is not one of the server's tokens (--auth-token)")
 	}

@@ -19,12 +19,29 @@ const (
 	DefaultMaxExchanges    = 64
 	DefaultMaxMessageBytes = 256 << 20
 	DefaultDrainTimeout    = 30 * time.Second
+	// Per-request limits (limits.go, docs/flight.md).
+	DefaultMaxActions     = 64
+	DefaultMaxGets        = 16
+	DefaultMaxPuts        = 8
+	DefaultMaxFlightInfos = 64
+	DefaultMaxEndpoints   = 10000
+	DefaultMaxCompileTime = 30 * time.Second
+	DefaultMaxStateBytes  = 2 << 30
+	DefaultIdleTimeout    = 5 * time.Minute
+	// gRPC keepalive: ping an idle connection after KeepaliveTime and
+	// drop it when the ping is not answered within KeepaliveTimeout, so a
+	// vanished client's calls end and release their slots.
+	DefaultKeepaliveTime    = time.Minute
+	DefaultKeepaliveTimeout = 20 * time.Second
 )
 
 // Config is the server's settings, from flags and an optional YAML file
 // whose keys are the flag names with underscores (listen, auth_tokens,
 // tls_cert, tls_key, project, max_exchanges, max_message_bytes, log_level,
-// drain_timeout). Flags given on the command line win over the file.
+// drain_timeout, and the limits: max_actions, max_gets, max_puts,
+// max_flight_infos, max_endpoints, max_compile_time, max_state_bytes,
+// idle_timeout, keepalive_time, keepalive_timeout). Flags given on the
+// command line win over the file.
 type Config struct {
 	Listen          string        `yaml:"listen"`
 	AuthTokens      []string      `yaml:"auth_tokens"`
@@ -35,6 +52,17 @@ type Config struct {
 	MaxMessageBytes int           `yaml:"max_message_bytes"`
 	LogLevel        string        `yaml:"log_level"`
 	DrainTimeout    time.Duration `yaml:"drain_timeout"`
+
+	MaxActions       int           `yaml:"max_actions"`
+	MaxGets          int           `yaml:"max_gets"`
+	MaxPuts          int           `yaml:"max_puts"`
+	MaxFlightInfos   int           `yaml:"max_flight_infos"`
+	MaxEndpoints     int           `yaml:"max_endpoints"`
+	MaxCompileTime   time.Duration `yaml:"max_compile_time"`
+	MaxStateBytes    int64         `yaml:"max_state_bytes"`
+	IdleTimeout      time.Duration `yaml:"idle_timeout"`
+	KeepaliveTime    time.Duration `yaml:"keepalive_time"`
+	KeepaliveTimeout time.Duration `yaml:"keepalive_timeout"`
 }
 
 // withDefaults fills the zero fields.
@@ -53,6 +81,28 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = DefaultDrainTimeout
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxActions, DefaultMaxActions)
+	def(&c.MaxGets, DefaultMaxGets)
+	def(&c.MaxPuts, DefaultMaxPuts)
+	def(&c.MaxFlightInfos, DefaultMaxFlightInfos)
+	def(&c.MaxEndpoints, DefaultMaxEndpoints)
+	defDur(&c.MaxCompileTime, DefaultMaxCompileTime)
+	defDur(&c.IdleTimeout, DefaultIdleTimeout)
+	defDur(&c.KeepaliveTime, DefaultKeepaliveTime)
+	defDur(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
+	if c.MaxStateBytes <= 0 {
+		c.MaxStateBytes = DefaultMaxStateBytes
 	}
 	return c
 }
@@ -128,6 +178,16 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&flagCfg.MaxMessageBytes, "max-message-bytes", DefaultMaxMessageBytes, "largest gRPC message received or sent, in bytes")
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&flagCfg.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGINT/SIGTERM, how long in-flight calls may run before they are cancelled")
+	fs.IntVar(&flagCfg.MaxActions, "max-actions", DefaultMaxActions, "DoAction calls running at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxGets, "max-gets", DefaultMaxGets, "DoGet calls running at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxPuts, "max-puts", DefaultMaxPuts, "DoPut calls running at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxFlightInfos, "max-flight-infos", DefaultMaxFlightInfos, "GetFlightInfo calls running at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxEndpoints, "max-endpoints", DefaultMaxEndpoints, "endpoints one GetFlightInfo may return (symbols x shards); more is RESOURCE_EXHAUSTED")
+	fs.DurationVar(&flagCfg.MaxCompileTime, "max-compile-time", DefaultMaxCompileTime, "time one request may spend compiling its features; longer is RESOURCE_EXHAUSTED")
+	fs.Int64Var(&flagCfg.MaxStateBytes, "max-state-bytes", DefaultMaxStateBytes, "estimated window/lag state of one exchange, in bytes (grows with the rows seen); more is RESOURCE_EXHAUSTED")
+	fs.DurationVar(&flagCfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "an exchange or DoPut that receives nothing for this long is ended with DEADLINE_EXCEEDED")
+	fs.DurationVar(&flagCfg.KeepaliveTime, "keepalive-time", DefaultKeepaliveTime, "ping a connection idle for this long (gRPC keepalive)")
+	fs.DurationVar(&flagCfg.KeepaliveTimeout, "keepalive-timeout", DefaultKeepaliveTimeout, "close a connection whose keepalive ping is not answered within this")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -158,6 +218,16 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	over("max-message-bytes", func() { cfg.MaxMessageBytes = flagCfg.MaxMessageBytes })
 	over("log-level", func() { cfg.LogLevel = flagCfg.LogLevel })
 	over("drain-timeout", func() { cfg.DrainTimeout = flagCfg.DrainTimeout })
+	over("max-actions", func() { cfg.MaxActions = flagCfg.MaxActions })
+	over("max-gets", func() { cfg.MaxGets = flagCfg.MaxGets })
+	over("max-puts", func() { cfg.MaxPuts = flagCfg.MaxPuts })
+	over("max-flight-infos", func() { cfg.MaxFlightInfos = flagCfg.MaxFlightInfos })
+	over("max-endpoints", func() { cfg.MaxEndpoints = flagCfg.MaxEndpoints })
+	over("max-compile-time", func() { cfg.MaxCompileTime = flagCfg.MaxCompileTime })
+	over("max-state-bytes", func() { cfg.MaxStateBytes = flagCfg.MaxStateBytes })
+	over("idle-timeout", func() { cfg.IdleTimeout = flagCfg.IdleTimeout })
+	over("keepalive-time", func() { cfg.KeepaliveTime = flagCfg.KeepaliveTime })
+	over("keepalive-timeout", func() { cfg.KeepaliveTimeout = flagCfg.KeepaliveTimeout })
 	over("project", func() { cfg.Project = flagCfg.Project })
 	if cfg.Project == "" {
 		cfg.Project = "."

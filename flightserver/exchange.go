@@ -147,9 +147,11 @@ func (c *command) inputSchema() (*arrow.Schema, error) {
 
 // newStream builds the compute stream, mapping its errors to statuses.
 func (s *service) newStream(ctx context.Context, c *command, input *arrow.Schema) (*compute.Stream, error) {
-	cs, err := compute.NewStreamContext(ctx, c.Features, input, c.options(s))
-	if ctx.Err() != nil {
-		return nil, status.FromContextError(ctx.Err()).Err()
+	cctx, cancel := s.compileContext(ctx)
+	defer cancel()
+	cs, err := compute.NewStreamContext(cctx, c.Features, input, c.options(s))
+	if cctx.Err() != nil {
+		return nil, s.compileError(cctx)
 	}
 	if err != nil {
 		var nf *compute.NoFeaturesError
@@ -194,12 +196,6 @@ func (s *service) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) 
 // message with no batch whose app_metadata is the summary JSON.
 func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error {
 	ctx := stream.Context()
-	select {
-	case s.exchanges <- struct{}{}:
-		defer func() { <-s.exchanges }()
-	default:
-		return status.Errorf(codes.ResourceExhausted, "the server is running its maximum of %d exchanges (--max-exchanges); retry later", cap(s.exchanges))
-	}
 	st := statsFrom(ctx)
 
 	first, err := stream.Recv()
@@ -227,6 +223,14 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 			return recvError(ctx, err)
 		}
 	}
+	// The slot is taken once the client has sent its schema: an exchange
+	// that opens and sends nothing holds none (issue 8: four idle
+	// streams locked every other exchange out).
+	release, err := s.exchanges.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
 	in := &inputStream{stream: stream, peeked: first}
 	rdr, err := flight.NewRecordReader(in, ipc.WithAllocator(s.mem))
 	if err != nil {
@@ -240,6 +244,7 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 	schema := rdr.Schema()
 	step := func(rec arrow.RecordBatch) (arrow.RecordBatch, error) { rec.Retain(); return rec, nil }
 	statuses := func() []compute.FeatureStatus { return []compute.FeatureStatus{} }
+	stateOf := func() int64 { return 0 }
 	if !c.Echo {
 		cs, err := s.newStream(stream.Context(), c, rdr.Schema())
 		if err != nil {
@@ -248,6 +253,7 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 		schema = cs.Schema()
 		step = func(rec arrow.RecordBatch) (arrow.RecordBatch, error) { return cs.Process(ctx, rec) }
 		statuses = cs.Statuses
+		stateOf = cs.StateBytes
 	}
 
 	w, err := newOutputWriter(stream, schema, s.mem)
@@ -277,6 +283,11 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 			return processError(ctx, err)
 		}
 		st.rowsOut += out.NumRows()
+		if err := s.checkState(stateOf); err != nil {
+			out.Release()
+			snd.abort()
+			return err
+		}
 		if err := snd.send(out); err != nil {
 			return sendError(ctx, err)
 		}

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -83,9 +84,14 @@ type service struct {
 	registry  *ir.Registry
 	log       *slog.Logger
 	started   time.Time
-	exchanges chan struct{} // semaphore of running exchanges
+	exchanges *callLimit // running exchanges, taken at the first batch
 	auth      *authenticator
 	wh        *warehouse
+
+	maxCompileTime time.Duration
+	maxStateBytes  int64
+	maxEndpoints   int
+	idleTimeout    time.Duration
 }
 
 // New builds a server from cfg (defaults applied), loading the project's
@@ -121,17 +127,28 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	svc := &service{
 		mem: mem, registry: reg, log: log, started: time.Now(),
-		exchanges: make(chan struct{}, cfg.MaxExchanges),
+		exchanges: newCallLimit("exchanges", "--max-exchanges", cfg.MaxExchanges),
 		auth:      newAuthenticator(cfg.AuthTokens),
 		wh:        &warehouse{project: proj, wh: opts.Warehouse},
+
+		maxCompileTime: cfg.MaxCompileTime, maxStateBytes: cfg.MaxStateBytes,
+		maxEndpoints: cfg.MaxEndpoints, idleTimeout: cfg.IdleTimeout,
 	}
-	unary := []grpc.UnaryServerInterceptor{svc.logUnary}
-	stream := []grpc.StreamServerInterceptor{svc.logStream}
+	// Logging outermost (it sees the final status), then panic recovery,
+	// auth, the concurrency limits and the idle watch.
+	lim := newLimits(cfg)
+	unary := []grpc.UnaryServerInterceptor{svc.logUnary, svc.recoverUnary}
+	stream := []grpc.StreamServerInterceptor{svc.logStream, svc.recoverStream}
 	if svc.auth != nil {
 		unary = append(unary, svc.auth.unary)
 		stream = append(stream, svc.auth.stream)
 	}
+	unary = append(unary, lim.unary)
+	stream = append(stream, lim.stream, svc.idleWatch)
 	gopts := []grpc.ServerOption{
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout}),
+		// Clients may ping every 10 s, also between calls.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(unary...),
@@ -180,7 +197,10 @@ func (s *Server) Serve() error {
 		}
 	}
 	s.log.Info("serving", "addr", s.Addr().String(), "tls", s.TLS(), "auth", s.svc.auth != nil,
-		"max_exchanges", s.cfg.MaxExchanges, "max_message_bytes", s.cfg.MaxMessageBytes)
+		"max_exchanges", s.cfg.MaxExchanges, "max_message_bytes", s.cfg.MaxMessageBytes,
+		"max_actions", s.cfg.MaxActions, "max_gets", s.cfg.MaxGets, "max_puts", s.cfg.MaxPuts,
+		"max_flight_infos", s.cfg.MaxFlightInfos, "max_endpoints", s.cfg.MaxEndpoints,
+		"max_compile_time", s.cfg.MaxCompileTime, "max_state_bytes", s.cfg.MaxStateBytes, "idle_timeout", s.cfg.IdleTimeout)
 	err := s.grpc.Serve(s.lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil

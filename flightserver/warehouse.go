@@ -215,6 +215,9 @@ func (s *service) GetFlightInfo(ctx context.Context, desc *flight.FlightDescript
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkEndpoints(len(req.Symbols), req.Start, req.End, every); err != nil {
+		return nil, err
+	}
 	schema, err := req.OutputSchema(ctx, wh)
 	if err != nil {
 		return nil, warehouseError(ctx, "GetFlightInfo", err)

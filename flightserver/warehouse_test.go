@@ -30,6 +30,12 @@ var day0 = time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
 // warehouseServer is a server over a fresh embedded warehouse.
 func warehouseServer(t *testing.T) (*testServer, *catalog.Warehouse, flight.Client) {
 	t.Helper()
+	return warehouseServerWith(t, Config{})
+}
+
+// warehouseServerWith is warehouseServer with a config.
+func warehouseServerWith(t *testing.T, cfg Config) (*testServer, *catalog.Warehouse, flight.Client) {
+	t.Helper()
 	whMem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	wh, err := catalog.Open(context.Background(), t.TempDir(), catalog.Config{}, catalog.Options{Mem: whMem, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -39,7 +45,7 @@ func warehouseServer(t *testing.T) (*testServer, *catalog.Warehouse, flight.Clie
 		wh.Close()
 		whMem.AssertSize(t, 0)
 	})
-	ts := startServerWith(t, Config{}, Options{Warehouse: wh})
+	ts := startServerWith(t, cfg, Options{Warehouse: wh})
 	return ts, wh, newClient(t, ts.addr())
 }
 

@@ -3,7 +3,13 @@
 //	fdag-flight [--listen 127.0.0.1:8815] [--auth-token TOKEN ...]
 //	            [--tls-cert FILE --tls-key FILE] [--project DIR] [--config FILE]
 //	            [--max-exchanges N] [--max-message-bytes N] [--log-level LEVEL]
-//	            [--drain-timeout 30s]
+//	            [--drain-timeout 30s] [--max-actions N] [--max-gets N] [--max-puts N]
+//	            [--max-flight-infos N] [--max-endpoints N] [--max-compile-time D]
+//	            [--max-state-bytes N] [--idle-timeout D] [--keepalive-time D]
+//	            [--keepalive-timeout D]
+//
+// Every limit refuses a request past it with RESOURCE_EXHAUSTED naming the
+// flag (docs/flight.md).
 //
 // The first line of stdout is "listening on HOST:PORT"; logs go to stderr.
 // SIGINT or SIGTERM drains in-flight calls for up to --drain-timeout.

@@ -1,0 +1,196 @@
+package flightserver
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/featuredag/fdag/internal/demodata"
+	"github.com/featuredag/fdag/ir"
+)
+
+const flightPrefix = "/arrow.flight.protocol.FlightService/"
+
+// Each RPC kind has its own concurrency limit, refused at once with
+// ResourceExhausted naming the flag (issue 8: only DoExchange had one).
+func TestConcurrencyLimitPerKind(t *testing.T) {
+	lim := newLimits(Config{MaxActions: 1, MaxGets: 1, MaxPuts: 1, MaxFlightInfos: 1})
+	for method, flag := range map[string]string{"DoAction": "--max-actions", "DoGet": "--max-gets", "DoPut": "--max-puts"} {
+		info := &grpc.StreamServerInfo{FullMethod: flightPrefix + method}
+		hold, held := make(chan struct{}), make(chan struct{})
+		done := make(chan error)
+		go func() {
+			done <- lim.stream(nil, nil, info, func(any, grpc.ServerStream) error { close(held); <-hold; return nil })
+		}()
+		<-held
+		err := lim.stream(nil, nil, info, func(any, grpc.ServerStream) error { return nil })
+		checkStatus(t, err, codes.ResourceExhausted, flag, "maximum of 1 "+method)
+		close(hold)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := lim.stream(nil, nil, info, func(any, grpc.ServerStream) error { return nil }); err != nil {
+			t.Errorf("%s after the first ended: %v", method, err)
+		}
+	}
+	uinfo := &grpc.UnaryServerInfo{FullMethod: flightPrefix + "GetFlightInfo"}
+	hold, held := make(chan struct{}), make(chan struct{})
+	go lim.unary(context.Background(), nil, uinfo, func(context.Context, any) (any, error) { close(held); <-hold; return nil, nil })
+	<-held
+	_, err := lim.unary(context.Background(), nil, uinfo, func(context.Context, any) (any, error) { return nil, nil })
+	checkStatus(t, err, codes.ResourceExhausted, "--max-flight-infos")
+	close(hold)
+}
+
+// A panic in a handler is Internal for that call only.
+func TestPanicBecomesInternal(t *testing.T) {
+	ts := startServer(t, Config{})
+	s := ts.svc
+	_, err := s.recoverUnary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: flightPrefix + "GetFlightInfo"},
+		func(context.Context, any) (any, error) { panic("boom") })
+	checkStatus(t, err, codes.Internal, "GetFlightInfo", "still serving")
+	err = s.recoverStream(nil, nil, &grpc.StreamServerInfo{FullMethod: flightPrefix + "DoGet"},
+		func(any, grpc.ServerStream) error { var m map[string]int; m["x"]++; return nil })
+	checkStatus(t, err, codes.Internal, "DoGet")
+	// the idle watch runs exchange handlers in a goroutine of their own
+	err = s.idleWatch(nil, nil, &grpc.StreamServerInfo{FullMethod: flightPrefix + "DoExchange"},
+		func(any, grpc.ServerStream) error { panic("boom in exchange") })
+	checkStatus(t, err, codes.Internal, "DoExchange")
+	if !strings.Contains(ts.logs.String(), "panic in a handler") {
+		t.Error("the panic was not logged")
+	}
+	checkHealthy(t, newClient(t, ts.addr()))
+}
+
+// An exchange that opens and sends nothing holds no --max-exchanges slot;
+// one that stops sending mid-way is ended after --idle-timeout and frees
+// its slot (issue 8: four idle streams locked every exchange out > 61 s).
+func TestIdleExchanges(t *testing.T) {
+	ts := startServer(t, Config{MaxExchanges: 1, IdleTimeout: 300 * time.Millisecond})
+	c := newClient(t, ts.addr())
+	rec := tradeRecord(t, memory.DefaultAllocator, 6, 100)
+	defer rec.Release()
+	ctx := context.Background()
+	idle, err := c.DoExchange(ctx) // opens, sends nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := exchange(ctx, t, c, featuresCmd(t, testFeatures[:1]), rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatalf("an idle stream without a schema blocked an exchange: %v", err)
+	}
+	res.release()
+
+	// Sends its schema (takes the slot), then nothing.
+	stalled, err := c.DoExchange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: featuresCmd(t, testFeatures[:1])}
+	if err := sendSchema(t, stalled, rec.Schema(), desc); err != nil {
+		t.Fatal(err)
+	}
+	checkStatus(t, drain(stalled), codes.DeadlineExceeded, "--idle-timeout")
+	checkStatus(t, drain(idle), codes.DeadlineExceeded, "--idle-timeout")
+	waitFor(t, func() bool {
+		res, err := exchange(ctx, t, c, featuresCmd(t, testFeatures[:1]), rec.Schema(), []arrow.RecordBatch{rec})
+		if err == nil {
+			res.release()
+		}
+		return err == nil
+	})
+}
+
+func TestCompileTimeLimit(t *testing.T) {
+	ts := startServer(t, Config{MaxCompileTime: time.Nanosecond})
+	c := newClient(t, ts.addr())
+	var out any
+	err := doAction(context.Background(), c, ActionValidate, featuresCmd(t, testFeatures[:2]), &out)
+	checkStatus(t, err, codes.ResourceExhausted, "--max-compile-time")
+	err = doAction(context.Background(), c, ActionExplain, featuresCmd(t, testFeatures[:2]), &out)
+	checkStatus(t, err, codes.ResourceExhausted, "--max-compile-time")
+	rec := tradeRecord(t, memory.DefaultAllocator, 6, 100)
+	defer rec.Release()
+	_, err = exchange(context.Background(), t, c, featuresCmd(t, testFeatures[:1]), rec.Schema(), []arrow.RecordBatch{rec})
+	checkStatus(t, err, codes.ResourceExhausted, "--max-compile-time")
+}
+
+// The window state estimate grows with the rows seen and is refused past
+// --max-state-bytes.
+func TestStateLimit(t *testing.T) {
+	ts := startServer(t, Config{MaxStateBytes: 64 << 10})
+	c := newClient(t, ts.addr())
+	rec := tradeRecord(t, memory.DefaultAllocator, 6, 3000)
+	defer rec.Release()
+	ctx := context.Background()
+	small := featuresCmd(t, []ir.Spec{{Name: "m", Formula: "rolling_mean(close, 10)"}})
+	res, err := exchange(ctx, t, c, small, rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatalf("a 10-row window: %v", err)
+	}
+	res.release()
+	big := featuresCmd(t, []ir.Spec{{Name: "m", Formula: "rolling_mean(close, 1000000)"}, {Name: "l", Formula: "lag(close, 1000000)"}})
+	_, err = exchange(ctx, t, c, big, rec.Schema(), split(rec, 1, 500))
+	checkStatus(t, err, codes.ResourceExhausted, "--max-state-bytes")
+}
+
+// A credential is never echoed in an error or a log line, whatever the
+// header looks like (issue 8: a token sent without "Bearer " was).
+func TestTokenNeverEchoed(t *testing.T) {
+	const secret = "tok-8f3a9c1e5d"
+	ts := startServer(t, Config{AuthTokens: []string{secret}})
+	c := newClient(t, ts.addr())
+	ctx := context.Background()
+	headers := []string{
+		secret,                   // no scheme
+		"Token " + secret,        // an unknown scheme
+		"bearer" + secret,        // no space
+		"Bearer " + secret + "x", // a wrong token
+		"Bearer x" + secret,      // another wrong token
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("u:"+secret)), // basic off Handshake
+		"Basic " + secret, // not base64
+	}
+	var out any
+	for _, h := range headers {
+		hctx := metadata.AppendToOutgoingContext(ctx, "authorization", h)
+		err := doAction(hctx, c, ActionHealth, nil, &out)
+		checkStatus(t, err, codes.Unauthenticated)
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("header %q: the error shows the credential: %v", h, err)
+		}
+		_, err = c.AuthenticateBasicToken(hctx, "u", "wrong-"+secret)
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("handshake with header %q: %v", h, err)
+		}
+	}
+	if logs := ts.logs.String(); strings.Contains(logs, secret) || strings.Contains(logs, base64.StdEncoding.EncodeToString([]byte("u:"+secret))) {
+		t.Errorf("a credential reached the log:\n%s", logs)
+	}
+}
+
+// GetFlightInfo counts symbols x shards before building any endpoint
+// (issue 8: 40 symbols x 1 s shards built 3.46M endpoints, 2.5 GB).
+func TestEndpointCap(t *testing.T) {
+	_, _, c := warehouseServerWith(t, Config{MaxEndpoints: 100})
+	recs := demoRecords(t, 2000)
+	if _, err := put(t, c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(`{"table": "cdm_trade_enriched"}`)}, demodata.Schema, recs); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(shard string) error {
+		cmd := cmdJSON(t, map[string]any{"features": fetchSpecs[:1], "symbols": []string{"BTCUSDT", "ETHUSDT"},
+			"start": "2024-01-02", "end": "2024-01-03", "shard": shard})
+		_, err := c.GetFlightInfo(context.Background(), &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmd})
+		return err
+	}
+	checkStatus(t, ask("1s"), codes.ResourceExhausted, "--max-endpoints", "2 symbols x 86400 shards")
+	checkStatus(t, ask("1h"), codes.OK)
+}
