@@ -23,6 +23,39 @@ SYMBOLS="BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT"
 START="2024-01-02"
 END="$(date -u -d "$START + $DAYS days" +%F)"
 
+# Safe to run twice, or while an earlier run still serves: the port is
+# checked before anything is touched, and a project a live server uses is
+# never deleted (its pid is in $PROJECT/flight.pid while it serves).
+pidfile="$PROJECT/flight.pid"
+serving_pid() { # the pid of a live fdag-flight serving $PROJECT, if any
+	local pid
+	pid="$(cat "$pidfile" 2>/dev/null || true)"
+	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -qa fdag-flight "/proc/$pid/cmdline" 2>/dev/null; then
+		echo "$pid"
+		return
+	fi
+	# a server started by hand: its command line names the project
+	for f in /proc/[0-9]*/cmdline; do
+		if tr '\0' ' ' <"$f" 2>/dev/null | grep -q "fdag-flight.*--project $PROJECT\( \|$\)"; then
+			f="${f#/proc/}"
+			echo "${f%/cmdline}"
+			return
+		fi
+	done
+}
+if pid="$(serving_pid)" && [[ -n "$pid" ]]; then
+	echo "demo.sh: fdag-flight (pid $pid) is serving $PROJECT; stop it first (kill $pid), or use another PROJECT=DIR" >&2
+	exit 1
+fi
+if [[ "$SERVE" == "1" ]]; then
+	host="${LISTEN%:*}"
+	port="${LISTEN##*:}"
+	if [[ "$port" != "0" ]] && (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+		echo "demo.sh: $LISTEN is already in use (an earlier demo server?); stop it, or set LISTEN=HOST:PORT (port 0 picks a free one)" >&2
+		exit 1
+	fi
+fi
+
 echo "== build"
 mkdir -p bin
 go build -o bin/ ./cmd/...
@@ -62,7 +95,9 @@ fi
 echo
 echo "== serving the warehouse over Arrow Flight (Ctrl-C stops)"
 coproc SERVER { exec bin/fdag-flight --project "$PROJECT" --listen "$LISTEN" 2>"$PROJECT/flight.log"; }
+echo "$SERVER_PID" >"$pidfile"
 trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM
+trap 'rm -f "$pidfile"' EXIT
 read -r first <&"${SERVER[0]}" || { cat "$PROJECT/flight.log" >&2; exit 1; }
 addr="${first#listening on }"
 cat <<EOF

@@ -97,6 +97,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Request: batch.Request{Specs: specs, Symbols: syms, Start: start, End: end, Source: *source,
 			Aliases: aliasMap, Registry: proj.Registry, Mem: mem},
 		ShardLength: *shard, Concurrency: *concurrency, Retries: *retries, CommitPartial: *partial,
+		Progress: newRunProgress(stderr).report,
 	}
 	sum, err := batch.Run(ctx, wh, req)
 	for _, w := range sum.Warnings {
