@@ -18,25 +18,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/featuredag/fdag/catalog/feed"
+	"github.com/featuredag/fdag/internal/mlfinpy"
 )
 
 // The real Binance trades of ../shared/data/real (SOURCES.md there).
 const realDir = "/work/shared/data/real"
-
-// mlfinpyPython is the interpreter of the venv scripts/test.sh builds for
-// mlfinpy (FDAG_MLFINPY_PYTHON); without it the test skips, or fails under
-// CI.
-func mlfinpyPython(t *testing.T) string {
-	t.Helper()
-	py := os.Getenv("FDAG_MLFINPY_PYTHON")
-	if py == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("FDAG_MLFINPY_PYTHON is not set (scripts/test.sh builds the mlfinpy venv and sets it)")
-		}
-		t.Skip("FDAG_MLFINPY_PYTHON is not set: run through scripts/test.sh for the mlfinpy agreement")
-	}
-	return py
-}
 
 // mlfinpyKind is the mlfinpy call that computes spec's bars. Our
 // information-driven bars must sign by the tick rule to compare.
@@ -189,7 +175,7 @@ func byDay(tr Trades) []Trades {
 }
 
 func agreeWithMlfinpy(t *testing.T, what string, tr Trades, kinds string) {
-	py := mlfinpyPython(t)
+	py := mlfinpy.Python(t)
 	specs, err := ParseSpecs(kinds)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +214,7 @@ func TestMlfinpySynthetic(t *testing.T) {
 // the 06h file: tick 500 / volume 1000 / dollar 80000 give 52 / 95 / 95
 // bars.
 func TestMlfinpyRealLTCUSDT(t *testing.T) {
-	py := mlfinpyPython(t)
+	py := mlfinpy.Python(t)
 	var all Trades
 	for _, h := range []string{"03h", "06h", "09h"} {
 		tr := readCSVTrades(t, filepath.Join(realDir, "binance_spot_ltcusdt_aggtrades_ws", "LTCUSDT_2025-06-22_"+h+"_trades.csv"),
