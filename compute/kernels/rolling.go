@@ -75,6 +75,7 @@ const (
 	AggStd
 	AggMin
 	AggMax
+	AggVar // sample variance (ddof = 1)
 )
 
 // cancelTol is the r below which a variance is recomputed (see above).
@@ -87,7 +88,7 @@ func NewRolling(agg Agg, rows int, dur int64, minSamples int) Factory {
 	checkWindow(rows, dur)
 	minSamples = max(minSamples, 1)
 	switch agg {
-	case AggSum, AggMean, AggStd:
+	case AggSum, AggMean, AggStd, AggVar:
 		return driven(rows, dur, false, minSamples, func(w *window) windowAgg {
 			return &momentsAgg{win: w, agg: agg}
 		})
@@ -244,14 +245,18 @@ type momentsAgg struct {
 	pinf, ninf int     // +Inf and -Inf in the window
 }
 
-func (m *momentsAgg) enter(s int, _ int64) { m.add(m.win.v[s], m.agg == AggStd) }
-func (m *momentsAgg) leave(s int, _ int64) { m.remove(m.win.v[s], m.agg == AggStd) }
+func (m *momentsAgg) enter(s int, _ int64) { m.add(m.win.v[s], m.squares()) }
+func (m *momentsAgg) leave(s int, _ int64) { m.remove(m.win.v[s], m.squares()) }
+
+// squares reports whether the aggregate needs the sum of squares (and so
+// the shift K).
+func (m *momentsAgg) squares() bool { return m.agg == AggStd || m.agg == AggVar }
 
 // settle rebases once the window has been fully replaced since the last
 // rebase (see the file comment).
 func (m *momentsAgg) settle() {
 	if w := m.win; w.evictions > 0 && w.evictions >= w.n {
-		m.rebase(m.agg == AggStd)
+		m.rebase(m.squares())
 	}
 }
 
@@ -358,12 +363,15 @@ func (m *momentsAgg) result() (float64, bool) {
 		pe := math.FMA(fn, m.k, -p)
 		return p + (pe + m.s1.val()), true
 	}
-	// AggStd
+	// AggStd, AggVar
 	if cnt < 2 {
 		return 0, false
 	}
 	if m.nan > 0 || m.pinf > 0 || m.ninf > 0 {
 		return math.NaN(), true
+	}
+	if m.agg == AggVar {
+		return m.variance(), true
 	}
 	return math.Sqrt(m.variance()), true
 }
@@ -384,12 +392,27 @@ func (m *momentsAgg) variance() float64 {
 // RegisterRolling adds the rolling window kernels.
 func RegisterRolling(r *Registry) {
 	for name, agg := range map[string]Agg{"rolling_sum": AggSum, "rolling_mean": AggMean, "rolling_std": AggStd,
-		"rolling_min": AggMin, "rolling_max": AggMax} {
+		"rolling_var": AggVar, "rolling_min": AggMin, "rolling_max": AggMax} {
 		r.Add(name, windowed(func(p formula.Params) Factory {
 			return NewRolling(agg, p.Window.Rows, p.Window.Dur, p.MinSamples)
 		}))
 	}
-	r.Add("rolling_corr", windowed(func(p formula.Params) Factory {
-		return NewRollingCorr(p.Window.Rows, p.Window.Dur, p.MinSamples)
+	for name, kind := range map[string]pairKind{"rolling_corr": pairCorr, "rolling_cov": pairCov} {
+		r.Add(name, windowed(func(p formula.Params) Factory {
+			return newPair(kind, p.Window.Rows, p.Window.Dur, p.MinSamples)
+		}))
+	}
+	for name, kind := range map[string]pairKind{"rolling_slope": regSlope, "rolling_rsquare": regRsquare, "rolling_resi": regResi} {
+		r.Add(name, windowed(func(p formula.Params) Factory {
+			return newPair(kind, p.Window.Rows, p.Window.Dur, p.MinSamples)
+		}))
+	}
+	for name, isMax := range map[string]bool{"rolling_argmax": true, "rolling_argmin": false} {
+		r.Add(name, windowed(func(p formula.Params) Factory {
+			return NewRollingArgExtreme(isMax, p.Window.Rows, p.Window.Dur, p.MinSamples)
+		}))
+	}
+	r.Add("rolling_count", windowed(func(p formula.Params) Factory {
+		return NewRollingCount(p.Window.Rows, p.Window.Dur)
 	}))
 }

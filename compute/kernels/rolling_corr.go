@@ -21,13 +21,41 @@ import "math"
 // (rows > 0) or a duration window (dur > 0 nanoseconds). in[0] is x, in[1]
 // is y.
 func NewRollingCorr(rows int, dur int64, minSamples int) Factory {
-	checkWindow(rows, dur)
-	minSamples = max(minSamples, 1)
-	return driven(rows, dur, true, minSamples, func(w *window) windowAgg { return &corrAgg{win: w} })
+	return newPair(pairCorr, rows, dur, minSamples)
+}
+
+// pairKind selects what a pair window computes.
+type pairKind uint8
+
+const (
+	pairCorr pairKind = iota // Pearson correlation of x and y
+	pairCov                  // sample covariance (ddof = 1) of x and y
+	// The regressions take one series and regress it on the row index
+	// (row windows) or on the time in seconds (duration windows): x is
+	// then the regressor and y the series.
+	regSlope   // least-squares slope
+	regRsquare // r^2 of the fit (corr^2)
+	regResi    // the current row's residual, y - fitted y
+)
+
+func (k pairKind) regression() bool { return k >= regSlope }
+
+// newPair returns the kernel of a pair window. For the regressions in[0]
+// is the series; otherwise in[0] is x and in[1] is y.
+func newPair(kind pairKind, rows int, dur int64, minSamples int) Factory {
+	return driven(rows, dur, !kind.regression(), minSamples, func(w *window) windowAgg {
+		return &corrAgg{win: w, kind: kind}
+	})
 }
 
 type corrAgg struct {
-	win *window
+	win  *window
+	kind pairKind
+	// t0 is the time of the symbol's first row: regressor times are
+	// seconds since it, exact in float64 for about 104 days of ns.
+	t0      int64
+	hasT0   bool
+	lastSeq int64 // sequence number of the last row that entered
 
 	kx, ky           float64
 	sx, sy, sxx, syy csum
@@ -36,8 +64,28 @@ type corrAgg struct {
 	bad              int // pairs with a NaN or an infinity
 }
 
-func (c *corrAgg) enter(s int, _ int64) { c.add(c.win.v[s], c.win.y[s]) }
-func (c *corrAgg) leave(s int, _ int64) { c.remove(c.win.v[s], c.win.y[s]) }
+// pair returns the (x, y) of the row in slot s with sequence seq: the two
+// values, or for a regression the regressor and the value.
+func (c *corrAgg) pair(s int, seq int64) (float64, float64) {
+	w := c.win
+	if !c.kind.regression() {
+		return w.v[s], w.y[s]
+	}
+	if w.t == nil {
+		return float64(seq), w.v[s]
+	}
+	return float64(w.t[s]-c.t0) / 1e9, w.v[s]
+}
+
+func (c *corrAgg) enter(s int, seq int64) {
+	if !c.hasT0 && c.win.t != nil {
+		c.t0, c.hasT0 = c.win.t[s], true
+	}
+	c.add(c.pair(s, seq))
+	c.lastSeq = seq
+}
+
+func (c *corrAgg) leave(s int, seq int64) { c.remove(c.pair(s, seq)) }
 
 func (c *corrAgg) settle() {
 	if w := c.win; w.evictions > 0 && w.evictions >= w.n {
@@ -92,7 +140,7 @@ func (c *corrAgg) rebase() {
 	var ax, ay csum
 	for j := 0; j < w.n; j++ {
 		s := (w.head + j) & w.mask
-		a, b := w.v[s], w.y[s]
+		a, b := c.pair(s, w.first+int64(j))
 		if w.ok[s] && isFinite(a) && isFinite(b) {
 			if !seen {
 				kx0, ky0, seen = a, b, true
@@ -106,7 +154,7 @@ func (c *corrAgg) rebase() {
 	c.sx, c.sy, c.sxx, c.syy, c.sxy = csum{}, csum{}, csum{}, csum{}, csum{}
 	for j := 0; j < w.n; j++ {
 		s := (w.head + j) & w.mask
-		a, b := w.v[s], w.y[s]
+		a, b := c.pair(s, w.first+int64(j))
 		if w.ok[s] && isFinite(a) && isFinite(b) {
 			dx, dy := a-c.kx, b-c.ky
 			c.sx.add(dx)
@@ -133,6 +181,11 @@ func (c *corrAgg) result() (float64, bool) {
 	if c.nf+c.bad < 2 {
 		return 0, false
 	}
+	w := c.win
+	newest := w.first + int64(w.n) - 1
+	if c.kind == regResi && c.lastSeq != newest {
+		return 0, false // the current row is null: it has no residual
+	}
 	if c.bad > 0 {
 		return math.NaN(), true
 	}
@@ -141,9 +194,31 @@ func (c *corrAgg) result() (float64, bool) {
 		c.rebase()
 		vx, vy, cxy, _, _ = c.centred()
 	}
+	fn := float64(c.nf)
+	switch c.kind {
+	case pairCov:
+		return cxy / (fn - 1), true
+	case regSlope:
+		if vx <= 0 {
+			return math.NaN(), true
+		}
+		return cxy / vx, true
+	case regResi:
+		if vx <= 0 {
+			return math.NaN(), true
+		}
+		xl, yl := c.pair((w.head+w.n-1)&w.mask, newest)
+		dx := (xl - c.kx) - c.sx.val()/fn
+		dy := (yl - c.ky) - c.sy.val()/fn
+		return dy - cxy/vx*dx, true
+	}
 	if vx <= 0 || vy <= 0 {
 		return math.NaN(), true
 	}
 	r := cxy / (math.Sqrt(vx) * math.Sqrt(vy))
-	return max(-1, min(1, r)), true
+	r = max(-1, min(1, r))
+	if c.kind == regRsquare {
+		return r * r, true
+	}
+	return r, true
 }

@@ -36,6 +36,9 @@ type minMaxAgg struct {
 	isMax bool
 	dq    deque
 	nan   int // NaNs in the window
+	// keepFirst keeps the earliest of equal values at the front (argmax
+	// ties); the value result is the same either way.
+	keepFirst bool
 }
 
 func (m *minMaxAgg) leave(s int, seq int64) {
@@ -56,14 +59,12 @@ func (m *minMaxAgg) enter(s int, seq int64) {
 		return
 	}
 	// Drop the back values the new one dominates.
-	if m.isMax {
-		for dq.n > 0 && dq.val[(dq.head+dq.n-1)&dq.mask] <= v {
-			dq.n--
+	for dq.n > 0 {
+		b := dq.val[(dq.head+dq.n-1)&dq.mask]
+		if b == v && m.keepFirst || m.isMax && b > v || !m.isMax && b < v {
+			break
 		}
-	} else {
-		for dq.n > 0 && dq.val[(dq.head+dq.n-1)&dq.mask] >= v {
-			dq.n--
-		}
+		dq.n--
 	}
 	if dq.n == len(dq.val) {
 		dq.grow()
@@ -81,3 +82,42 @@ func (m *minMaxAgg) result() (float64, bool) {
 	}
 	return m.dq.val[m.dq.head], true
 }
+
+// NewRollingArgExtreme returns the kernel of rolling_argmax (isMax) or
+// rolling_argmin: the number of rows since the window's extreme, 0 when
+// the current row is it. Ties go to the earliest occurrence (as numpy's
+// argmax over the window). While a NaN is in the window the result is NaN,
+// as for rolling_max.
+func NewRollingArgExtreme(isMax bool, rows int, dur int64, minSamples int) Factory {
+	return driven(rows, dur, false, minSamples, func(w *window) windowAgg {
+		return &argExtremeAgg{minMaxAgg: minMaxAgg{win: w, isMax: isMax, dq: newDeque(len(w.v)), keepFirst: true}}
+	})
+}
+
+type argExtremeAgg struct{ minMaxAgg }
+
+func (a *argExtremeAgg) result() (float64, bool) {
+	if a.nan > 0 {
+		return math.NaN(), true
+	}
+	w := a.win
+	return float64(w.first + int64(w.n) - 1 - a.dq.seq[a.dq.head]), true
+}
+
+// NewRollingCount returns the kernel of rolling_count: the number of
+// non-null values in the window (NaN counts), 0 for a window of nulls.
+func NewRollingCount(rows int, dur int64) Factory {
+	f := driven(rows, dur, false, 1, func(*window) windowAgg { return &countAgg{} })
+	return func() Op {
+		op := f().(*rollingOp)
+		op.minS = 0 // a window without values has count 0, not null
+		return op
+	}
+}
+
+type countAgg struct{ n int }
+
+func (c *countAgg) enter(int, int64)        { c.n++ }
+func (c *countAgg) leave(int, int64)        { c.n-- }
+func (c *countAgg) settle()                 {}
+func (c *countAgg) result() (float64, bool) { return float64(c.n), true }

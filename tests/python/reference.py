@@ -78,6 +78,12 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
         return float((dx * dy).sum() / math.sqrt((dx * dx).sum() * (dy * dy).sum()))
 
 
+def _cov(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-pass sample covariance (ddof = 1)."""
+    with np.errstate(invalid="ignore"):
+        return float(((x - x.mean()) * (y - y.mean())).sum() / (len(x) - 1))
+
+
 _REDUCE = {
     "mean": lambda v: float(v.mean()),
     "sum": lambda v: float(v.sum()),
@@ -92,7 +98,7 @@ def loop_rolling(sorted_df: pl.DataFrame, how: str, x: pl.Series, window: int | 
     """fdag's trailing window by a plain loop: the last `window` rows, or
     the rows with time in (t - w, t] up to and including the current row.
     Nulls are skipped and do not count towards min_samples; for corr a row
-    counts when both inputs are non-null."""
+    counts when both inputs are non-null (corr, cov)."""
     xv, xnull = _values(x)
     if y is not None:
         yv, ynull = _values(y)
@@ -115,8 +121,9 @@ def loop_rolling(sorted_df: pl.DataFrame, how: str, x: pl.Series, window: int | 
             if keep.sum() < min_samples:
                 continue
             xs = xv[lo:i + 1][keep]
-            if how == "corr":
-                out[i] = None if len(xs) < 2 else _corr(xs, yv[lo:i + 1][keep])
+            if how in ("corr", "cov"):
+                pair = _corr if how == "corr" else _cov
+                out[i] = None if len(xs) < 2 else pair(xs, yv[lo:i + 1][keep])
             else:
                 out[i] = _REDUCE[how](xs)
     return pl.Series(out, dtype=pl.Float64)

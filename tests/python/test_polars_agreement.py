@@ -9,7 +9,9 @@ References (see reference.py):
   rows with the same timestamp and fdag never does, so Polars is compared
   only on rows that are the last of their timestamp within their symbol;
   every row is then checked against a loop implementing fdag's rule.
-- rolling_std and rolling_corr: a two-pass numpy loop (Polars' raw-moment
+- rolling_var and rolling_count (as a rolling sum of is_not_null): Polars;
+  max/min (max_horizontal), clip, where (when/then/otherwise), fill_null.
+- rolling_std, rolling_corr and rolling_cov: a two-pass numpy loop (Polars' raw-moment
   corr can be off); std/corr of fewer than two values is null.
 - decay_accum: a plain loop (Polars has none).
 Values must agree within rel 1e-9 / abs 1e-12, NaN equal to NaN, with the
@@ -121,6 +123,14 @@ CASES = [
     Case("std_100_3", "rolling_std(price, 100, 3)", loop("std", "price", 100, 3)),
     Case("corr_20", "rolling_corr(price, size, 20)", loop("corr", "price", 20, y="size")),
     Case("corr_100_10", "rolling_corr(price, size, 100, 10)", loop("corr", "price", 100, 10, y="size")),
+    Case("var_20", "rolling_var(price, 20)", per_symbol(P.rolling_var(20))),
+    Case("var_100_3", "rolling_var(size, 100, 3)", per_symbol(S.rolling_var(100, min_samples=3))),
+    # Polars' rolling_cov uses raw moments (about 1e-6 relative off here):
+    # a two-pass loop is the reference.
+    Case("cov_20", "rolling_cov(price, size, 20)", loop("cov", "price", 20, y="size")),
+    Case("cov_1m", "rolling_cov(price, size, '1m')", loop("cov", "price", "1m", y="size")),
+    Case("count_20", "rolling_count(price, 20)",
+         per_symbol(P.is_not_null().cast(pl.Float64).rolling_sum(20, min_samples=1))),
     # duration windows, std/corr by loop on every row
     Case("std_1m", "rolling_std(price, '1m')", loop("std", "price", "1m")),
     Case("corr_5m", "rolling_corr(price, size, '5m')", loop("corr", "price", "5m", y="size")),
