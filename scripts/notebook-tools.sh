@@ -41,9 +41,11 @@ path, bindir, quiet = sys.argv[1], sys.argv[2], sys.argv[3] == "true"
 spec = json.load(open(path))
 if quiet:
     # Headless runs: the kernel's own log (it prints a stack at every
-    # shutdown) would only bury the test output; errors still reach stderr.
-    spec["argv"] = [a for a in spec["argv"] if not a.startswith(("-logtostderr=", "-log_file="))]
-    spec["argv"] += ["-logtostderr=false", "-log_file=/dev/null"]
+    # shutdown) would only bury the test output; cell errors still reach
+    # the notebook.
+    # (GoNB also prints sample Info/Warning/Error lines at start.)
+    spec["argv"] = [a for a in spec["argv"] if not a.startswith(("-logtostderr=", "-log_file=", "-stderrthreshold="))]
+    spec["argv"] += ["-logtostderr=false", "-log_file=/dev/null", "-stderrthreshold=3"]
 # jupyter_client substitutes ${PATH} from the environment Jupyter runs in.
 spec.setdefault("env", {})["PATH"] = bindir + ":${PATH}"
 json.dump(spec, open(path, "w"), indent=1)

@@ -58,3 +58,9 @@ def test_runs_headless(path, tmp_path):
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
     nbformat.write(nb, tmp_path / path.name)  # the executed copy, for a look after a failure
+    if path.name == "quickstart.ipynb":
+        # progress=None sees the kernel and draws fetch's bar (tqdm's text bar
+        # without ipywidgets) on the cell's stderr.
+        err = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+                      if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        assert "fetch: 100%" in err and "4/4" in err, err[-2000:]
