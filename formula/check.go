@@ -407,7 +407,7 @@ func suggestFunc(name string) string {
 	}
 	best, bestD := "", math.MaxInt
 	for _, f := range Functions {
-		if d := editDistance(norm, f.Name); d < bestD {
+		if d := EditDistance(norm, f.Name); d < bestD {
 			best, bestD = f.Name, d
 		}
 	}
@@ -418,24 +418,31 @@ func suggestFunc(name string) string {
 	return ""
 }
 
-// editDistance is the Levenshtein distance over runes.
-func editDistance(a, b string) int {
+// EditDistance is the optimal string alignment distance over runes:
+// Levenshtein plus the swap of two adjacent letters as one edit, the
+// commonest typo (`lgo` for `log` is one edit, not two).
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	rows := make([][]int, len(ra)+1)
+	for i := range rows {
+		rows[i] = make([]int, len(rb)+1)
+		rows[i][0] = i
+	}
+	for j := range rows[0] {
+		rows[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d := min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d = min(d, rows[i-2][j-2]+1)
+			}
+			rows[i][j] = d
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return rows[len(ra)][len(rb)]
 }

@@ -195,6 +195,8 @@ func TestBindArgs(t *testing.T) {
 		{"rolling_mean(x, min_samples=2)", "error: 1:1: rolling_mean: missing argument w"},
 		{"lag(x, 1, 2)", "error: 1:1: lag expects 1 or 2 arguments, got 3"},
 		{"nope(x)", "error: 1:1: unknown function \"nope\""},
+		{"lgo(x)", "error: 1:1: unknown function \"lgo\"; did you mean \"log\"?"},
+		{"rolling_maen(x, 2)", "error: 1:1: unknown function \"rolling_maen\"; did you mean \"rolling_mean\"?"},
 	}
 	for _, tt := range tests {
 		n, err := Parse(tt.src)

@@ -111,8 +111,9 @@ type compiler struct {
 	specs   []Spec
 	opts    Options
 	aliases map[string]string
-	columns map[string]bool // nil: any name is a column
-	byName  map[string]int  // first feature of each name
+	columns map[string]bool  // nil: any name is a column
+	byName  map[string]int   // first feature of each name
+	named   map[string][]int // every feature of each name (duplicates are errors)
 	prep    []prepared
 	b       *builder
 	roots   []NodeID
@@ -128,7 +129,10 @@ type compiler struct {
 // param (type instances, by substitution), another feature of the request
 // (an edge to its root node), a source column, an alias whose target is a
 // source column. A feature naming itself skips the feature step, so
-// `{"name": "trade_price", "formula": "log(trade_price)"}` reads the column.
+// `{"name": "trade_price", "formula": "log(trade_price)"}` reads the column;
+// another feature using such a name (a feature that is also a column or an
+// alias) fails, naming both readings, and so do all features of a
+// duplicated name.
 func Compile(specs []Spec, opts Options) *Plan {
 	p, _ := CompileContext(context.Background(), specs, opts)
 	return p
@@ -144,7 +148,7 @@ func CompileContext(ctx context.Context, specs []Spec, opts Options) (*Plan, err
 	if opts.Registry == nil {
 		opts.Registry = Builtin()
 	}
-	c := &compiler{specs: specs, opts: opts, aliases: opts.Aliases, byName: map[string]int{}, inlined: map[[2]int]NodeID{}}
+	c := &compiler{specs: specs, opts: opts, aliases: opts.Aliases, byName: map[string]int{}, named: map[string][]int{}, inlined: map[[2]int]NodeID{}}
 	if c.aliases == nil {
 		c.aliases = DefaultAliases
 	}
@@ -160,6 +164,7 @@ func CompileContext(ctx context.Context, specs []Spec, opts Options) (*Plan, err
 		if _, dup := c.byName[s.Name]; !dup && s.Name != "" {
 			c.byName[s.Name] = i
 		}
+		c.named[s.Name] = append(c.named[s.Name], i)
 		p.Features[i] = Feature{Spec: s.WithDefaults(), Root: -1}
 	}
 	for i := range specs {
@@ -195,6 +200,17 @@ func CompileContext(ctx context.Context, specs []Spec, opts Options) (*Plan, err
 	return p, nil
 }
 
+// sameName lists the other features named like feature i ("#2", ...).
+func (c *compiler) sameName(i int) []string {
+	var out []string
+	for _, j := range c.named[c.specs[i].Name] {
+		if j != i {
+			out = append(out, fmt.Sprintf("#%d", j+1))
+		}
+	}
+	return out
+}
+
 // prepare validates spec i and parses its formula.
 func (c *compiler) prepare(i int, f *Feature) {
 	s, pr := c.specs[i], &c.prep[i]
@@ -213,8 +229,10 @@ func (c *compiler) prepare(i int, f *Feature) {
 		pr.err = err
 		return
 	}
-	if first := c.byName[s.Name]; first != i {
-		pr.err = fmt.Errorf("duplicate feature name (also feature #%d)", first+1)
+	if others := c.sameName(i); len(others) > 0 {
+		// Every feature of the name fails: keeping the first would let the
+		// request succeed with one of two formulas picked silently.
+		pr.err = fmt.Errorf("duplicate feature name (also feature %s)", strings.Join(others, ", "))
 		return
 	}
 	src := s.Formula

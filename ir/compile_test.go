@@ -70,7 +70,9 @@ func TestResolutionOrder(t *testing.T) {
 		{"column before alias", inline("f = close"), Options{SourceColumns: cols}, "f", "$close"},
 		{"alias without columns", inline("f = close"), Options{}, "f", "$trade_price"},
 		{"unknown without columns", inline("f = anything"), Options{}, "f", "$anything"},
-		{"feature before column", inline("x = log(trade_price)", "f = x + 1"), Options{SourceColumns: cols}, "f", "(1 + log($trade_price))"},
+		// A feature named like a column used by another feature is an error
+		// (TestCompileErrors "feature named like a column"): once the
+		// feature won silently.
 		{"feature later in request", inline("f = g * 2", "g = lag(x)"), Options{SourceColumns: cols}, "f", "(2 * lag($x, 1))"},
 		{"self name is the column", inline("x = log(x)"), Options{SourceColumns: cols}, "x", "log($x)"},
 		{"self name is an alias", inline("close = close / lag(close)"), Options{SourceColumns: []string{"trade_price"}}, "close", "($trade_price / lag($trade_price, 1))"},
@@ -153,7 +155,11 @@ func TestErrors(t *testing.T) {
 		{"missing name", []Spec{{Formula: "close"}}, Options{},
 			map[string]string{"": "feature #1: name is required"}, nil},
 		{"duplicate name", inline("a = close", "a = volume"), Options{},
-			map[string]string{"a": "", "#2": "a: duplicate feature name (also feature #1)"}, nil},
+			map[string]string{"a": "a: duplicate feature name (also feature #2)", "#2": "a: duplicate feature name (also feature #1)"}, nil},
+		{"feature named like an alias", inline("close = log(trade_price)", "b = close * 2", "c = trade_price"), Options{},
+			map[string]string{"close": "", "b": `b: 1:1: "close" is both feature #1 of this request and the alias of column trade_price: rename the feature (a formula cannot tell them apart)`, "c": ""}, nil},
+		{"feature named like a column", inline("px = log(px)", "b = px + 1"), Options{SourceColumns: []string{"px"}},
+			map[string]string{"px": "", "b": `b: 1:1: "px" is both feature #1 of this request and an input column: rename the feature (a formula cannot tell them apart)`}, nil},
 		{"unknown type", []Spec{{Name: "r", Type: "log_retrun"}}, Options{},
 			map[string]string{"r": `r: unknown feature type "log_retrun"; did you mean "log_return"?`}, nil},
 		{"unknown input", []Spec{{Name: "r", Type: "log_return", Inputs: map[string]string{"px": "close"}}}, Options{},

@@ -14,6 +14,12 @@ import (
 func (x *exprBuilder) ident(id *formula.Ident) (NodeID, *formula.Error) {
 	c := x.c
 	if j, ok := c.refersToFeature(x.self, id.Name); ok {
+		if other := c.shadowed(id.Name); other != "" {
+			// Both readings are plausible; picking one silently gave
+			// wrong numbers (a feature "close" changed every formula
+			// using the price).
+			return 0, errAt(id.Pos, "%q is both feature #%d of this request and %s: rename the feature (a formula cannot tell them apart)", id.Name, j+1, other)
+		}
 		if c.prep[j].err != nil {
 			return 0, errAt(id.Pos, "depends on failed feature %q", id.Name)
 		}
@@ -59,36 +65,27 @@ func (x *exprBuilder) ident(id *formula.Ident) (NodeID, *formula.Error) {
 	return 0, errAt(id.Pos, "%s", msg)
 }
 
+// shadowed describes the column or alias a feature name hides, "" when
+// it hides none.
+func (c *compiler) shadowed(name string) string {
+	if target, ok := c.aliases[name]; ok {
+		return fmt.Sprintf("the alias of column %s", target)
+	}
+	if c.columns[name] {
+		return "an input column"
+	}
+	return ""
+}
+
 // suggest returns the candidate closest to name when it is close enough to
 // be a likely typo.
 func suggest(name string, cands []string) string {
 	// Beyond about a third of the name a "suggestion" is a guess.
 	best, bestD := "", max(1, len([]rune(name))/3)+1
 	for _, c := range cands {
-		if d := editDistance(name, c); d < bestD {
+		if d := formula.EditDistance(name, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

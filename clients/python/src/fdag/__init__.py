@@ -33,6 +33,7 @@ from .errors import (
     Unauthenticated,
     Unsupported,
 )
+from .featureset import load_features
 from .narrow import JOIN_KEY, narrow_to_wide
 from .notices import EmptyResult, EmptyResultWarning, FdagWarning
 from .result import METADATA_KEY, ComputeResult, FeatureStatus
@@ -60,6 +61,7 @@ __all__ = [
     "IngestResult",
     "normalize_features",
     "narrow_to_wide",
+    "load_features",
     "JOIN_KEY",
     "FdagWarning",
     "EmptyResultWarning",

@@ -15,6 +15,7 @@ import pyarrow.flight as flight
 
 from .errors import Cancelled, FdagError, InvalidRequest, ProtocolError, from_flight_error
 from .progress import ProgressLike, progress_bar
+from .frames import KeepLike, decode_dictionaries, from_pandas, keep_columns, with_kept
 from .narrow import narrow_to_wide
 from .notices import check_on_empty, check_read
 from .result import METADATA_KEY, ComputeResult, FeatureStatus, parse_statuses
@@ -577,6 +578,7 @@ class FeatureClient:
         aliases: Optional[Mapping[str, str]] = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         sort: bool = True,
+        keep: KeepLike = None,
         timeout: Optional[float] = None,
         progress: ProgressLike = None,
     ) -> ComputeResult:
@@ -593,6 +595,11 @@ class FeatureClient:
                 A column absent from the data means one symbol.
             aliases: extra formula names for columns, e.g. ``{"close": "px"}``.
             chunk_rows: rows per batch sent to the server.
+            keep: input columns to return beside the features, aligned:
+                ``"all"`` or a list of names (default: only the time and
+                symbol columns). A pandas frame's index is kept either way
+                (``result.to_pandas()``), and a DatetimeIndex serves as the
+                time column when the frame has none.
             sort: sort rows by (symbol, time), stably, before sending, and
                 restore the input order in the result. With ``sort=False``
                 each symbol's rows must already be in time order across
@@ -617,11 +624,19 @@ class FeatureClient:
             raise ValueError("chunk_rows must be positive")
         command = self._command(features, time_column, symbol_column, aliases)
         t0 = time.perf_counter()
-        source = _as_arrow(data)
+        index = None
+        if _module_of(data) == "pandas" and hasattr(data, "columns"):
+            framed = from_pandas(data, time_column)
+            source, index = framed.table, framed.index
+        else:
+            source = _as_arrow(data)
         inverse: Optional[pa.Array] = None
-        if isinstance(source, pa.RecordBatchReader) and sort:
+        if isinstance(source, pa.RecordBatchReader) and (sort or keep is not None):
             source = source.read_all()
+        original = None
         if isinstance(source, pa.Table):
+            source = original = decode_dictionaries(source)
+            kept = keep_columns(source, keep, [s["name"] for s in command["features"]])
             if sort:
                 order = _sort_order(source, time_column, symbol_column)
                 if order is not None:
@@ -648,6 +663,8 @@ class FeatureClient:
             raise ProtocolError(f"the server answered {table.num_rows} rows for {n_input} input rows")
         if inverse is not None:
             table = table.take(inverse)
+        if original is not None and kept:
+            table = with_kept(table, original, kept)
         md = outcome.schema.metadata or {}
         statuses = parse_statuses(outcome.final.get("statuses")) or parse_statuses(md.get(METADATA_KEY))
         return ComputeResult(
@@ -657,6 +674,7 @@ class FeatureClient:
             rows_out=outcome.final.get("rows_out"),
             elapsed=time.perf_counter() - t0,
             server_metadata=dict(outcome.final),
+            index=index,
         )
 
     def exchange_raw(

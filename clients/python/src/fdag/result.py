@@ -71,6 +71,8 @@ class ComputeResult:
     rows_out: Optional[int] = None
     elapsed: Optional[float] = None
     server_metadata: Dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the input pandas frame's index (restored by :meth:`to_pandas`), or None
+    index: Any = field(default=None, repr=False)
 
     # -- status helpers -------------------------------------------------
     @property
@@ -112,8 +114,11 @@ class ComputeResult:
 
     # -- conversions ------------------------------------------------------
     def to_pandas(self, **kwargs: Any):
-        """The table as a pandas DataFrame (requires pandas)."""
-        return self.table.to_pandas(**kwargs)
+        """The table as a pandas DataFrame (requires pandas), with the input
+        frame's index when the input was a pandas frame."""
+        from .frames import pandas_with_index
+
+        return pandas_with_index(self.table, self.index, **kwargs)
 
     def to_polars(self):
         """The table as a polars DataFrame (requires polars)."""

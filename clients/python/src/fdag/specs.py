@@ -9,8 +9,9 @@ __all__ = ["FeaturesLike", "normalize_features"]
 
 #: What :meth:`FeatureClient.compute` and friends accept as ``features``:
 #: a list of spec dicts, a dict name -> formula (or name -> spec dict),
-#: a list of ``"name=formula"`` strings or ``(name, formula)`` pairs, or a
-#: single ``"name=formula"`` string.
+#: a list of ``"name=formula"`` strings or ``(name, formula)`` pairs, a
+#: single ``"name=formula"`` string, a feature set ``{"features": [...]}``,
+#: or the path of a YAML/JSON feature-set file (see :mod:`fdag.featureset`).
 FeaturesLike = Union[
     Mapping[str, Union[str, Mapping[str, Any]]],
     Iterable[Union[Mapping[str, Any], str, "tuple[str, str]"]],
@@ -53,11 +54,18 @@ def normalize_features(features: FeaturesLike) -> List[Dict[str, Any]]:
     """
     if features is None:
         raise TypeError("features is required")
+    from .featureset import is_feature_file, load_features
+
+    if is_feature_file(features):
+        return load_features(features)  # type: ignore[arg-type]
     if isinstance(features, str):
         return [_from_string(features)]
     if isinstance(features, Mapping):
         if "name" in features and ("formula" in features or "type" in features):
             return [dict(features)]  # one spec dict
+        if isinstance(features.get("features"), (list, tuple)):
+            # a feature set as the CLI's files hold it: {name: ..., features: [...]}
+            return normalize_features(features["features"])
         return [_from_pair(str(k), v) for k, v in features.items()]
     out: List[Dict[str, Any]] = []
     for item in features:
