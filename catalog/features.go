@@ -565,8 +565,11 @@ func (w *Warehouse) DecodeStaged(ctx context.Context, enc [][]byte) (StagedFiles
 	return s, nil
 }
 
-// DiscardStaged removes staged files that will not be committed.
+// DiscardStaged removes staged files that will not be committed. It runs
+// even when ctx is cancelled: clean-up after a cancelled run must not be
+// skipped because of the cancellation.
 func (w *Warehouse) DiscardStaged(ctx context.Context, staged ...StagedFiles) {
+	ctx = context.WithoutCancel(ctx)
 	tbl, err := w.Table(ctx, FeaturesTable)
 	if err != nil {
 		w.log.Warn("cannot discard staged files", "err", err)

@@ -132,12 +132,14 @@ func (w *Warehouse) writeFiles(ctx context.Context, tbl *table.Table, schema *ar
 	return files, nil
 }
 
-// removeFiles deletes uncommitted data files, best effort.
+// removeFiles deletes uncommitted data files, best effort, even when ctx
+// is cancelled (a write that failed because of a cancellation still
+// cleans up after itself).
 func (w *Warehouse) removeFiles(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) {
 	if len(files) == 0 {
 		return
 	}
-	fs, err := tbl.FS(ctx)
+	fs, err := tbl.FS(context.WithoutCancel(ctx))
 	if err != nil {
 		w.log.Warn("cannot remove uncommitted files", "table", tbl.Identifier(), "err", err)
 		return
