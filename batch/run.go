@@ -14,6 +14,7 @@ import (
 	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/compute"
 	"github.com/featuredag/fdag/internal/testhook"
+	"github.com/featuredag/fdag/ir"
 )
 
 // RunRequest is a batch run: the features of Request over its symbols and
@@ -181,9 +182,27 @@ func Run(ctx context.Context, wh *catalog.Warehouse, req RunRequest) (Summary, e
 		})
 	}
 	runErr := g.Wait()
-	sum.finish(plan, results, errs)
 	if runErr == nil && ctx.Err() != nil {
 		runErr = ctx.Err()
+	}
+	return finishRun(ctx, wh, req, sum, plan, shards, results, errs, runErr, began, func(phase string, rowsOut int64) {
+		report(Progress{Phase: phase, ShardsDone: prog.ShardsDone, ShardsTotal: prog.ShardsTotal, Failed: prog.Failed, RowsIn: prog.RowsIn, RowsOut: rowsOut})
+	})
+}
+
+// finishRun is the end of every run, in-process (Run) or distributed
+// (CommitShards): the summary of the shards' results and errors, then one
+// transaction committing every staged file under the run's id, or, when
+// the run failed, nothing committed and the staged files removed. report
+// (nil: none) hears of the commit phases.
+func finishRun(ctx context.Context, wh *catalog.Warehouse, req RunRequest, sum Summary, plan *ir.Plan, shards []ShardConfig,
+	results []ShardResult, errs []error, runErr error, began time.Time, report func(phase string, rowsOut int64)) (Summary, error) {
+	if report == nil {
+		report = func(string, int64) {}
+	}
+	sum.finish(plan, results, errs)
+	if runErr == nil && sum.Totals.ShardsFailed > 0 && !req.CommitPartial {
+		runErr = fmt.Errorf("%d of %d shards failed; first: %w", sum.Totals.ShardsFailed, sum.Totals.Shards, firstErr(errs))
 	}
 	if runErr == nil && sum.Totals.ShardsOK == 0 {
 		runErr = fmt.Errorf("every shard failed; first: %w", firstErr(errs))
@@ -198,7 +217,7 @@ func Run(ctx context.Context, wh *catalog.Warehouse, req RunRequest) (Summary, e
 		discard(wh, results)
 		return sum, err
 	}
-	report(Progress{Phase: PhaseCommit, ShardsDone: prog.ShardsDone, ShardsTotal: prog.ShardsTotal, Failed: prog.Failed, RowsIn: prog.RowsIn, RowsOut: prog.RowsOut})
+	report(PhaseCommit, sum.Totals.RowsOut)
 	cs, err := Commit(ctx, wh, CommitRequest{
 		Run:     sum.Run,
 		Scope:   req.Scope(),
@@ -214,7 +233,10 @@ func Run(ctx context.Context, wh *catalog.Warehouse, req RunRequest) (Summary, e
 		return sum, err
 	}
 	sum.Totals.RowsOut = cs.Rows
-	report(Progress{Phase: PhaseCommitted, ShardsDone: prog.ShardsDone, ShardsTotal: prog.ShardsTotal, Failed: prog.Failed, RowsIn: prog.RowsIn, RowsOut: cs.Rows})
+	if cs.AlreadyCommitted {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("run %s was already committed (snapshot %d): nothing committed again", sum.Run, cs.SnapshotID))
+	}
+	report(PhaseCommitted, cs.Rows)
 	return sum, nil
 }
 

@@ -6,6 +6,9 @@
 //	fdag ingest    [--table T] [--project DIR] FILE...
 //	fdag run       --project DIR --features FILE --symbols A,B --start T --end T
 //	fdag gc        [--project DIR] [--dry-run] [--expire-snapshots D]
+//	fdag plan      --project DIR --features FILE --symbols A,B --start T --end T  (a distributed run)
+//	fdag shard     --project DIR < SHARD.json
+//	fdag commit    --project DIR COMMIT.json
 //	fdag read      --table T [--symbols A,B] [--start T] [--end T] --output FILE | --list
 //
 // Run `fdag COMMAND --help` for each command's flags and examples.
@@ -40,6 +43,9 @@ var commands = []command{
 	{"demo-data", "write deterministic synthetic trades", runDemoData},
 	{"ingest", "append trade files (Parquet, CSV, Binance dumps) to a warehouse table", runIngest},
 	{"run", "compute features from the warehouse and write ft_features", runRun},
+	{"plan", "print the shard configs of a distributed run (for fdag shard)", runPlan},
+	{"shard", "run one shard config on a worker; print its staged data files", runShardCmd},
+	{"commit", "commit the staged files of a distributed run in one transaction", runCommit},
 	{"read", "export rows of a warehouse table (or --list the tables)", runRead},
 	{"gc", "remove staged files of dead runs and unreferenced files; expire old snapshots", runGC},
 }
