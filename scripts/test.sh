@@ -31,7 +31,7 @@ step "python venv ($VENV)"
 make_venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
 	-r tests/python/requirements.txt -r tests/flight/requirements.txt \
-	-r tests/notebooks/requirements.txt -e clients/python
+	-r tests/notebooks/requirements.txt -r tests/ray/requirements.txt -e clients/python
 
 step "mlfinpy venv (reference for bars/ and labels/; it pins numpy 1.26, so a venv of its own)"
 # bars/mlfinpy_test.go runs tests/mlfinpy/*.py with this interpreter and
@@ -120,6 +120,11 @@ nb_start=$SECONDS
 PATH="$FDAG_GONB_BIN:$PATH" FDAG_ROOT="$ROOT" FDAG_BIN="$ROOT/bin/fdag" FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" \
 	"$VENV/bin/python" -m pytest -q tests/notebooks
 echo "notebooks took $((SECONDS - nb_start)) s"
+
+step "pytest: distributed runs on a local Ray cluster (127.0.0.1) over versitygw S3"
+ray_start=$SECONDS
+FDAG_BIN="$ROOT/bin/fdag" VERSITYGW="$VERSITYGW" "$VENV/bin/python" -m pytest -q tests/ray
+echo "ray tests took $((SECONDS - ray_start)) s"
 
 step "demo smoke: the README's main job at 20k rows, without serving"
 ROWS=20000 SERVE=0 PROJECT="$ROOT/out/demo-smoke" bash scripts/demo.sh
