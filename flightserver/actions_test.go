@@ -111,6 +111,15 @@ func TestActions(t *testing.T) {
 		if res.Features[0].Status != compute.StatusSuccess {
 			t.Errorf("%+v", res)
 		}
+		// The type strings pyarrow prints (str(schema.field(i).type)) are accepted.
+		body = `{"features": [{"name": "spread", "formula": "ask - bid"}], "time_column": "ts",
+			"columns": {"ts": "timestamp[us, tz=UTC]", "ask": "double", "bid": "dictionary<values=int64, indices=int32, ordered=0>"}}`
+		if err := doAction(ctx, c, ActionValidate, []byte(body), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Features[0].Status != compute.StatusSuccess {
+			t.Errorf("pyarrow type strings: %+v", res)
+		}
 		err := doAction(ctx, c, ActionValidate, []byte(`{"features": [{"name": "a", "formula": "x"}], "columns": {"x": "decimal"}}`), &res)
 		checkStatus(t, err, codes.InvalidArgument, `column "x" has type "decimal"`, "float64")
 		err = doAction(ctx, c, ActionValidate, []byte(`{"features": [`), &res)

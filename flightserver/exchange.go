@@ -116,6 +116,31 @@ var columnTypes = map[string]arrow.DataType{
 	"bool":      arrow.FixedWidthTypes.Boolean,
 	"timestamp": &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
 	"string":    arrow.BinaryTypes.String, "large_string": arrow.BinaryTypes.LargeString,
+	"int16": arrow.PrimitiveTypes.Int16, "int8": arrow.PrimitiveTypes.Int8,
+	"uint8": arrow.PrimitiveTypes.Uint8, "uint16": arrow.PrimitiveTypes.Uint16,
+	"uint32": arrow.PrimitiveTypes.Uint32, "uint64": arrow.PrimitiveTypes.Uint64,
+	"halffloat": arrow.PrimitiveTypes.Float32, "float16": arrow.PrimitiveTypes.Float32,
+	"utf8": arrow.BinaryTypes.String, "large_utf8": arrow.BinaryTypes.LargeString,
+	"string_view": arrow.BinaryTypes.String, "boolean": arrow.FixedWidthTypes.Boolean,
+}
+
+// columnType reads a type name as the clients print them: fdag's names
+// above and pyarrow's str(type), e.g. "timestamp[us, tz=UTC]",
+// "timestamp[ns]", "dictionary<values=string, indices=int32, ordered=0>"
+// (its value type), "date32[day]" (a time).
+func columnType(name string) (arrow.DataType, bool) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if dt, ok := columnTypes[n]; ok {
+		return dt, true
+	}
+	switch {
+	case strings.HasPrefix(n, "timestamp[") || strings.HasPrefix(n, "date32") || strings.HasPrefix(n, "date64"):
+		return columnTypes["timestamp"], true
+	case strings.HasPrefix(n, "dictionary<values="):
+		v, _, _ := strings.Cut(strings.TrimPrefix(n, "dictionary<values="), ",")
+		return columnType(v)
+	}
+	return nil, false
 }
 
 // inputSchema is the schema described by "columns" (sorted by name), or
@@ -131,7 +156,7 @@ func (c *command) inputSchema() (*arrow.Schema, error) {
 	sort.Strings(names)
 	fields := make([]arrow.Field, 0, len(names))
 	for _, n := range names {
-		dt, ok := columnTypes[strings.ToLower(c.Columns[n])]
+		dt, ok := columnType(c.Columns[n])
 		if !ok {
 			known := make([]string, 0, len(columnTypes))
 			for k := range columnTypes {

@@ -95,8 +95,8 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			ok++
 		}
 	}
-	fmt.Fprintf(stderr, "fdag compute: %d rows, %d/%d features ok, %d failed -> %s (read %v, compute and write %s %v, total %v)\n",
-		tbl.NumRows(), ok, len(statuses), len(statuses)-ok, *output,
+	fmt.Fprintf(stderr, "fdag compute: %s, %d/%d features ok, %d failed -> %s (read %v, compute and write %s %v, total %v)\n",
+		count(tbl.NumRows(), "row"), ok, len(statuses), len(statuses)-ok, *output,
 		readTime.Round(time.Millisecond), mode, (time.Since(start) - readTime).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	printFailures(stderr, statuses)
 	if ok == 0 {

@@ -74,8 +74,8 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return lineError(err, files)
 	}
-	fmt.Fprintf(stdout, "%d rows from %d files into %s (%d data files, snapshot %d)\n",
-		st.Rows, len(files), *tableName, st.Files, st.SnapshotID)
+	fmt.Fprintf(stdout, "%s from %s into %s (%s, snapshot %d)\n",
+		count(st.Rows, "row"), count(int64(len(files)), "file"), *tableName, count(int64(st.Files), "data file"), st.SnapshotID)
 	fmt.Fprintf(stderr, "fdag ingest: %.0f rows/s\n", float64(st.Rows)/st.Elapsed.Seconds())
 	return nil
 }
@@ -205,7 +205,7 @@ func demoDataToWarehouse(ctx context.Context, project string, cfg demodata.Confi
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d rows, %d symbols into %s (%d data files, snapshot %d)\n",
-		st.Rows, len(cfg.Symbols), catalog.TradesTable, st.Files, st.SnapshotID)
+	fmt.Fprintf(stdout, "%s, %s into %s (%s, snapshot %d)\n",
+		count(st.Rows, "row"), count(int64(len(cfg.Symbols)), "symbol"), catalog.TradesTable, count(int64(st.Files), "data file"), st.SnapshotID)
 	return nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/featuredag/fdag/catalog"
@@ -31,6 +34,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		endFlag   = fs.String("end", "", "end `time`, exclusive")
 		output    = fs.String("output", "", "output `FILE`.parquet|.csv")
 		list      = fs.Bool("list", false, "list the tables with their schemas and row counts")
+		failEmpty = fs.Bool("fail-empty", false, "fail (exit 1, no output file) when the filter matches no rows, or none for a --symbols symbol; without it such a read warns")
 		where     listFlag
 	)
 	fs.Var(&where, "where", "`COL=VALUE` equality filter on a string column (repeatable; values of one column are OR'ed)")
@@ -88,15 +92,116 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		q.Equal[col] = append(q.Equal[col], v)
 	}
+	if err := checkWhere(ctx, w, *tableName, q.Equal); err != nil {
+		return err
+	}
 	began := time.Now()
 	tbl, err := w.ReadTable(ctx, *tableName, q)
 	if err != nil {
 		return err
 	}
 	defer tbl.Release()
+	if msg := emptyRead(*tableName, tbl, q); msg != "" {
+		if *failEmpty {
+			return fmt.Errorf("%s", msg)
+		}
+		fmt.Fprintf(stderr, "fdag read: warning: %s\n", msg)
+	}
 	if err := tableio.Write(ctx, *output, tbl, tableio.WriteOptions{}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "fdag read: %d rows of %s -> %s (%v)\n", tbl.NumRows(), *tableName, *output, time.Since(began).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "fdag read: %s of %s -> %s (%v)\n", count(tbl.NumRows(), "row"), *tableName, *output, time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// emptyRead says what a read that is probably a mistake matched: nothing,
+// or nothing for some of the symbols asked; "" when every part matched.
+func emptyRead(table string, tbl arrow.Table, q catalog.TableQuery) string {
+	if tbl.NumRows() == 0 {
+		return fmt.Sprintf("%s: no rows match %s", table, describeQuery(q))
+	}
+	if len(q.Symbols) == 0 {
+		return ""
+	}
+	idx := tbl.Schema().FieldIndices(catalog.ColSymbol)
+	if len(idx) == 0 {
+		return ""
+	}
+	seen := map[string]bool{}
+	for _, c := range tbl.Column(idx[0]).Data().Chunks() {
+		if s, ok := c.(*array.String); ok {
+			for i := 0; i < s.Len(); i++ {
+				seen[s.Value(i)] = true
+			}
+		}
+	}
+	var lost []string
+	for _, s := range q.Symbols {
+		if !seen[s] {
+			lost = append(lost, s)
+		}
+	}
+	if len(lost) == 0 {
+		return ""
+	}
+	noun := "symbol"
+	if len(lost) > 1 {
+		noun = "symbols"
+	}
+	return fmt.Sprintf("%s: no rows for %s %s (%s)", table, noun, strings.Join(lost, ", "), describeQuery(q))
+}
+
+func describeQuery(q catalog.TableQuery) string {
+	var parts []string
+	if len(q.Symbols) > 0 {
+		parts = append(parts, "--symbols "+strings.Join(q.Symbols, ","))
+	}
+	if !q.Start.IsZero() {
+		parts = append(parts, "--start "+q.Start.Format(time.RFC3339))
+	}
+	if !q.End.IsZero() {
+		parts = append(parts, "--end "+q.End.Format(time.RFC3339))
+	}
+	keys := make([]string, 0, len(q.Equal))
+	for k := range q.Equal {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range q.Equal[k] {
+			parts = append(parts, fmt.Sprintf("--where %s=%s", k, v))
+		}
+	}
+	if len(parts) == 0 {
+		return "no filter (the table is empty)"
+	}
+	return strings.Join(parts, " ")
+}
+
+// checkWhere refuses --where on a column the table lacks or that is not a
+// string (the filter compares strings; on a number or time it would
+// match nothing or fail inside the scan).
+func checkWhere(ctx context.Context, w *catalog.Warehouse, table string, eq map[string][]string) error {
+	if len(eq) == 0 {
+		return nil
+	}
+	t, err := w.LoadTable(ctx, table)
+	if err != nil {
+		return err
+	}
+	sc := t.Schema()
+	for col := range eq {
+		f, ok := sc.FindFieldByName(col)
+		if !ok {
+			var names []string
+			for _, f := range sc.Fields() {
+				names = append(names, f.Name)
+			}
+			return usagef("--where %s: table %s has no column %q (columns: %s)", col, table, col, strings.Join(names, ", "))
+		}
+		if f.Type.String() != "string" {
+			return usagef("--where %s: column %s is %s; --where filters string columns (use --symbols, --start and --end for symbol and time)", col, col, f.Type)
+		}
+	}
 	return nil
 }

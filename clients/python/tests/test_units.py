@@ -28,3 +28,18 @@ def test_clean_message():
          "arguments, got 1. gRPC client debug context: UNKNOWN:Error received from peer. "
          "Client context: IOError: Server never sent a data message. Detail: Internal")
     assert fdag.errors.clean_message(m) == "ret_5: 1:14: rolling_mean expects 2 or 3 arguments, got 1"
+
+
+def test_http_location_is_refused_with_the_grpc_address():
+    with pytest.raises(fdag.FdagError, match=r"use grpc://127\.0\.0\.1:8815"):
+        fdag.FeatureClient("http://127.0.0.1:8815")
+    with pytest.raises(fdag.FdagError, match=r"use grpc\+tls://h:1"):
+        fdag.FeatureClient("https://h:1")
+
+
+def test_feature_set_dict_and_file(tmp_path):
+    specs = [{"name": "a", "formula": "close"}]
+    assert fdag.normalize_features({"name": "set", "features": specs}) == specs
+    p = tmp_path / "s.json"
+    p.write_text('{"features": [{"name": "a", "formula": "close"}]}')
+    assert fdag.normalize_features(str(p)) == specs

@@ -444,6 +444,12 @@ class FeatureClient:
         override_hostname: Optional[str] = None,
         timeout: Optional[float] = None,
     ) -> None:
+        if location.startswith(("http://", "https://")):
+            scheme = "grpc+tls" if location.startswith("https://") else "grpc"
+            raise FdagError(
+                f"location {location!r}: fdag speaks Arrow Flight (gRPC), not HTTP; "
+                f"use {scheme}://{location.split('://', 1)[1]}"
+            )
         if "://" not in location:
             location = ("grpc+tls://" if tls_root_certs is not None else "grpc://") + location
         elif tls_root_certs is not None and location.startswith("grpc://"):
