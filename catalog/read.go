@@ -44,6 +44,9 @@ func timeColumnOf(name string, sc *iceberg.Schema) string {
 		if _, ok := sc.FindFieldByName(ColTimestamp); ok {
 			return ColTimestamp
 		}
+		if _, ok := sc.FindFieldByName(ColBarEnd); ok {
+			return ColBarEnd // a bar table
+		}
 	}
 	return ColEventTime
 }

@@ -185,6 +185,12 @@ func (w *Warehouse) Table(ctx context.Context, name string) (*table.Table, error
 	if !ok {
 		return w.LoadTable(ctx, name)
 	}
+	return w.TableFor(ctx, name, def)
+}
+
+// TableFor is Table for a table whose definition is not in KnownTables
+// (the bar tables, one per kind: BarTable).
+func (w *Warehouse) TableFor(ctx context.Context, name string, def TableDef) (*table.Table, error) {
 	tbl, err := w.cat.LoadTable(ctx, w.ident(name))
 	if err == nil {
 		return w.evolve(ctx, name, tbl, def)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -71,12 +70,7 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 // request checks the flags and returns the run request without registry
 // and allocator.
 func (f *runFlags) request() (batch.RunRequest, error) {
-	var syms []string
-	for _, s := range strings.Split(*f.symbols, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			syms = append(syms, s)
-		}
-	}
+	syms := splitList(*f.symbols)
 	switch {
 	case len(syms) == 0:
 		return batch.RunRequest{}, usagef("--symbols is required")

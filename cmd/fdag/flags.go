@@ -82,3 +82,14 @@ func loadRegistry(dir string) (*ir.Registry, error) {
 func loadProject(dir string) (*project.Project, error) {
 	return project.Load(dir, project.Options{})
 }
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

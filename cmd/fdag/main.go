@@ -5,6 +5,7 @@
 //	fdag demo-data --out DIR [--rows N] | --project DIR
 //	fdag ingest    [--table T] [--project DIR] FILE...
 //	fdag run       --project DIR --features FILE --symbols A,B --start T --end T
+//	fdag bars      --project DIR --kinds tick:500,time:1m --symbols A,B --start DAY --end DAY
 //	fdag gc        [--project DIR] [--dry-run] [--expire-snapshots D]
 //	fdag plan      --project DIR --features FILE --symbols A,B --start T --end T  (a distributed run)
 //	fdag shard     --project DIR < SHARD.json
@@ -46,6 +47,7 @@ var commands = []command{
 	{"plan", "print the shard configs of a distributed run (for fdag shard)", runPlan},
 	{"shard", "run one shard config on a worker; print its staged data files", runShardCmd},
 	{"commit", "commit the staged files of a distributed run in one transaction", runCommit},
+	{"bars", "compute bar tables (time, tick, volume, dollar, imbalance, run) from the trades", runBars},
 	{"read", "export rows of a warehouse table (or --list the tables)", runRead},
 	{"gc", "remove staged files of dead runs and unreferenced files; expire old snapshots", runGC},
 }
