@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -140,6 +141,7 @@ func CommitShards(ctx context.Context, wh *catalog.Warehouse, p RunPlan, outcome
 	}
 	if opts.Abort {
 		discard(wh, results)
+		removeRunOrphans(ctx, wh, p.Run)
 		return sum, fmt.Errorf("run %s aborted: nothing committed", p.Run)
 	}
 	plan, _, err := req.Request.Plan(ctx, wh)
@@ -148,5 +150,22 @@ func CommitShards(ctx context.Context, wh *catalog.Warehouse, p RunPlan, outcome
 		return sum, err
 	}
 	sum.Lookback = plan.MaxLookback().String()
-	return finishRun(ctx, wh, req, sum, plan, p.Shards, results, errs, nil, began, nil)
+	sum, err = finishRun(ctx, wh, req, sum, plan, p.Shards, results, errs, nil, began, nil)
+	if sum.Committed || sum.Totals.ShardsFailed > 0 {
+		removeRunOrphans(ctx, wh, p.Run)
+	}
+	return sum, err
+}
+
+// removeRunOrphans removes the unreferenced files of run once it is
+// committed or given up: those of attempts that staged and then died
+// (their worker killed before it could report), which no outcome names.
+func removeRunOrphans(ctx context.Context, wh *catalog.Warehouse, run string) {
+	rep, err := wh.CollectGarbage(context.WithoutCancel(ctx), catalog.FeaturesTable, catalog.GCOptions{Run: run})
+	switch {
+	case err != nil:
+		slog.Warn("could not remove the run's unreferenced files (fdag gc will)", "run", run, "err", err)
+	case len(rep.DeadRunFiles) > 0:
+		slog.Info("removed files of the run's dead attempts", "run", run, "files", len(rep.DeadRunFiles), "bytes", rep.Bytes)
+	}
 }

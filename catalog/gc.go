@@ -151,6 +151,11 @@ type GCOptions struct {
 	// DeadRunsOnly removes only the files of dead runs (what a new run
 	// does before it starts), with no snapshot expiry.
 	DeadRunsOnly bool
+	// Run, when set, removes only the unreferenced files that name this
+	// run, whatever its lease: a distributed run's own clean-up after its
+	// commit or abort (the files of attempts killed after they staged,
+	// which the driver never heard of).
+	Run string
 }
 
 // GCReport is what CollectGarbage found (and, unless DryRun, removed).
@@ -205,6 +210,10 @@ func (w *Warehouse) CollectGarbage(ctx context.Context, name string, opts GCOpti
 		run := RunOfFile(f.Path)
 		l, leased := leases[run]
 		switch {
+		case opts.Run != "" && run != opts.Run:
+			continue
+		case opts.Run != "":
+			rep.DeadRunFiles = append(rep.DeadRunFiles, f.Path)
 		case run != "" && leased && l.alive(now):
 			rep.LiveRunFiles++
 			continue

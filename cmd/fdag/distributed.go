@@ -32,6 +32,9 @@ const shardExamples = `  jq -c '.shards[0]' plan.json | fdag shard --project /sr
   fdag shard --project /srv/fdag --config shard-0.json
 `
 
+const leaseExamples = `  fdag lease --project /srv/fdag --run 7797714db36a219e   # until stdin closes
+`
+
 const commitExamples = `  jq -n --slurpfile p plan.json --slurpfile r results.json \
       '{plan: $p[0], outcomes: [$r[] | {result: .}]}' | fdag commit --project /srv/fdag
   fdag commit --project /srv/fdag --json commit.json
@@ -215,6 +218,44 @@ func runCommit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		printSummary(stdout, sum)
 	}
 	return err
+}
+
+// runLease holds a run's lease (catalog.Warehouse.BeginRun) until its
+// stdin closes: the driver of a distributed run keeps it running from
+// before the first shard stages until after the commit, so that gc and
+// other runs leave the run's staged files alone while it lives and remove
+// them once it died.
+func runLease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lease", "--run ID [--project DIR]", leaseExamples, stderr)
+	project := fs.String("project", ".", "project `DIR`")
+	run := fs.String("run", "", "the run `ID` (fdag plan's run)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *run == "" || fs.NArg() > 0 {
+		return usagef("give --run ID and no arguments")
+	}
+	proj, wh, err := openWarehouse(ctx, *project)
+	if err != nil {
+		return err
+	}
+	defer proj.Close()
+	lease, err := wh.BeginRun(ctx, *run)
+	if err != nil {
+		return err
+	}
+	defer lease.End()
+	fmt.Fprintf(stdout, "leased %s\n", *run)
+	closed := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // explainRunError adds what to do to the errors of planning a run.

@@ -46,6 +46,7 @@ var commands = []command{
 	{"run", "compute features from the warehouse and write ft_features", runRun},
 	{"plan", "print the shard configs of a distributed run (for fdag shard)", runPlan},
 	{"shard", "run one shard config on a worker; print its staged data files", runShardCmd},
+	{"lease", "hold a distributed run's lease until stdin closes (gc keeps its files)", runLease},
 	{"commit", "commit the staged files of a distributed run in one transaction", runCommit},
 	{"bars", "compute bar tables (time, tick, volume, dollar, imbalance, run) from the trades", runBars},
 	{"read", "export rows of a warehouse table (or --list the tables)", runRead},

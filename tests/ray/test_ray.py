@@ -137,13 +137,19 @@ def test_ray_run_equals_sequential(project, fdag_bin, sequential, tmp_path):
           f"{s.shards_per_second:.2f} shards/s, {s.rows_per_second:,.0f} narrow rows/s")
 
 
-def test_killed_worker_is_retried(project, fdag_bin, sequential, tmp_path):
-    env = {"env_vars": {"FDAG_RAY_TEST_KILL": "1,2"}}
+def test_killed_worker_is_retried(project, fdag_bin, sequential, s3, tmp_path):
+    # Shards 1 and 2: the worker dies while fdag shard runs; shard 3: after
+    # fdag shard staged its files, before the driver hears of them.
+    env = {"env_vars": {"FDAG_RAY_TEST_KILL": "1,2", "FDAG_RAY_TEST_KILL_STAGED": "3"}}
     s = ray_run(project, fdag_bin, max_retries=2, task_options={"runtime_env": env}, **SMALL)
     assert s.committed and s.shards == 4 and s.shards_failed == 0
     retried = {x["index"]: x["retries"] for x in s.shards_table() if x["retries"]}
-    assert retried == {1: 1, 2: 1}, retried
-    assert s.retries == 2
+    assert retried == {1: 1, 2: 1, 3: 1}, retried
+    assert s.retries == 3
+    orphans = stored_files(s3, "fdag-ray") - live_files(project)
+    assert not orphans, f"the killed attempt's staged files are left: {sorted(orphans)[:3]}"
+    leases = list((s3["root"] / "fdag-ray").rglob("fdag-runs/*.json"))
+    assert not leases, f"run leases left after the run: {leases}"
     assert_same_rows(read_features(fdag_bin, project, tmp_path / "ft.parquet"), sequential["table"])
 
 

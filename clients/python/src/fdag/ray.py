@@ -59,6 +59,10 @@ DEFAULT_MAX_RETRIES = 3
 # process dies with it. (The fdag binary's own hooks, FDAG_TEST_HOOK, fail
 # or kill fdag shard itself at named points.)
 _KILL_HOOK = "FDAG_RAY_TEST_KILL"
+# FDAG_RAY_TEST_KILL_STAGED=I,J,...: the first attempt of these shards kills
+# its worker after fdag shard staged its files, before the driver hears of
+# them (the files are left to the run's clean-up after its commit).
+_KILL_STAGED_HOOK = "FDAG_RAY_TEST_KILL_STAGED"
 
 
 class ShardFailed(RuntimeError):
@@ -143,13 +147,14 @@ def _fdag(bin_path: str, args: Sequence[str], payload: Optional[Mapping[str, Any
     return doc
 
 
-def _maybe_kill_self(index: int, attempt: int) -> None:
-    """The test hook: the first attempt of a listed shard SIGKILLs its own
-    worker process while its fdag shard runs."""
-    listed = os.environ.get(_KILL_HOOK, "")
+def _maybe_kill_self(index: int, attempt: int, hook: str = _KILL_HOOK) -> None:
+    """The test hooks: the first attempt of a listed shard SIGKILLs its own
+    worker process."""
+    listed = os.environ.get(hook, "")
     if not listed or str(index) not in listed.split(",") or attempt != 0:
         return
-    time.sleep(0.2)  # fdag shard is up, waiting for its config
+    if hook == _KILL_HOOK:
+        time.sleep(0.2)  # fdag shard is up, waiting for its config
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -182,6 +187,7 @@ def _shard_task(config: Dict[str, Any], project: str, attempts: Any, fdag_bin: O
     t0 = time.monotonic()
     result = _fdag(bin_path, ["shard", "--project", project], config, timeout=timeout,
                    what=f"{index} {_label(config)} (attempt {attempt + 1})", kill_hook=(index, attempt))
+    _maybe_kill_self(index, attempt, _KILL_STAGED_HOOK)
     return {"result": result, "seconds": time.monotonic() - t0, "node": os.uname().nodename}
 
 
@@ -256,6 +262,7 @@ def run_batch_ray(
     remote = ray.remote(_shard_task).options(
         max_retries=max_retries, retry_exceptions=[ShardFailed], name="fdag-shard", **dict(task_options or {}))
 
+    lease = _Lease(driver_bin, project, plan["run"])
     outcomes: List[Dict[str, Any]] = [{} for _ in configs]
     failed = 0
     pending: Dict[Any, int] = {}
@@ -281,6 +288,9 @@ def run_batch_ray(
                         outcomes[i] = {"error": _cause(e)}
                     bar.update(1)
         counts = ray.get(attempts.counts.remote())
+    except BaseException:
+        lease.kill()  # a dead lease: the next run or gc removes the staged files
+        raise
     finally:
         ray.kill(attempts)
     for i, o in enumerate(outcomes):
@@ -294,6 +304,7 @@ def run_batch_ray(
     try:
         summary = RunSummary.from_json(_fdag(driver_bin, args, doc, what="commit"))
     except ShardFailed as e:
+        lease.end()
         partial = getattr(e, "document", None)
         summary = RunSummary.from_json(partial) if partial else None
         if failed:
@@ -303,7 +314,42 @@ def run_batch_ray(
                             f"{max_retries} retries; nothing committed, staged files removed:\n  "
                             + "\n  ".join(errors), summary) from None
         raise RunFailed(f"run {plan['run']}: commit failed: {e.message}", summary) from None
+    lease.end()
     return summary
+
+
+class _Lease:
+    """``fdag lease``: the run's lease, held from before the first shard
+    stages until after the commit, so that ``fdag gc`` and other runs keep
+    the run's staged files while it lives (and remove them once the driver
+    died: the lease process dies with it)."""
+
+    def __init__(self, bin_path: str, project: str, run: str) -> None:
+        self._log = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen([bin_path, "lease", "--project", project, "--run", run],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        line = self._proc.stdout.readline() if self._proc.stdout else ""
+        if not line.startswith("leased"):
+            self._proc.kill()
+            self._proc.wait()
+            self._log.seek(0)
+            raise RuntimeError(f"fdag lease --run {run}: {self._log.read().strip()}")
+
+    def kill(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+        self._log.close()
+
+    def end(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        self._log.close()
 
 
 def _go_duration(shard: str) -> str:
