@@ -14,7 +14,7 @@ import (
 const explainExamples = `  fdag explain 'rolling_mean(close, 20) / rolling_mean(close, 100)'
   fdag explain 'ret=log(close) - log(lag(close))' 'vol=rolling_std(ret, 100)'
   fdag explain --features testdata/features/demo.yaml
-  fdag explain --dot --features testdata/features/demo.yaml | dot -Tsvg > dag.svg
+  fdag explain --dot --features testdata/features/demo.yaml | dot -Tsvg > dag.svg   (dot is Graphviz: apt install graphviz)
 `
 
 func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
