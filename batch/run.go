@@ -68,6 +68,9 @@ type Progress struct {
 	Shard *ShardSummary `json:"shard,omitempty"`
 }
 
+// ErrNoSymbols: a run needs the symbols it computes.
+var ErrNoSymbols = errors.New("no symbols: a run needs the symbols to compute")
+
 // Plan returns the run's shards, in order (symbols as given, then time).
 // Symbols must be given: a run writes what it was asked for.
 func (r RunRequest) Plan(run string) ([]ShardConfig, error) {
@@ -75,7 +78,7 @@ func (r RunRequest) Plan(run string) ([]ShardConfig, error) {
 		return nil, err
 	}
 	if len(r.Symbols) == 0 {
-		return nil, errors.New("no symbols: a run needs the symbols to compute")
+		return nil, ErrNoSymbols
 	}
 	every := r.ShardLength
 	if every == 0 {

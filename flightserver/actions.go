@@ -23,6 +23,7 @@ const (
 	ActionListFeatures = "list_features"
 	ActionValidate     = "validate"
 	ActionExplain      = "explain"
+	ActionRunBatch     = "run_batch"
 )
 
 var actionTypes = []*flight.ActionType{
@@ -30,9 +31,10 @@ var actionTypes = []*flight.ActionType{
 	{Type: ActionListFeatures, Description: "The built-in functions (name, signature, doc, example) and the FeatureTypes of the registry (name, formula, inputs, params, doc). Empty body."},
 	{Type: ActionValidate, Description: "Body: the exchange command JSON, with optional \"columns\": {name: type} describing the input (default: cdm_trade_enriched). Result: {\"features\": [{name, status, error}]}."},
 	{Type: ActionExplain, Description: "Body: {\"features\": [...]} (optional \"aliases\", \"columns\"). Result: {\"text\": the DAG after CSE with lookbacks, \"dot\": Graphviz}."},
+	{Type: ActionRunBatch, Description: runBatchDescription},
 }
 
-// ListActions lists the four actions.
+// ListActions lists the actions.
 func (s *service) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
 	for _, a := range actionTypes {
 		if err := stream.Send(a); err != nil {
@@ -59,6 +61,8 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 		res, err = s.validate(stream.Context(), act.Body, st)
 	case ActionExplain:
 		res, err = s.explain(stream.Context(), act.Body, st)
+	case ActionRunBatch:
+		return s.runBatch(act.Body, stream, st) // streams its own results
 	default:
 		names := make([]string, len(actionTypes))
 		for i, a := range actionTypes {

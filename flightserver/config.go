@@ -21,6 +21,7 @@ const (
 	DefaultDrainTimeout    = 30 * time.Second
 	// Per-request limits (limits.go, docs/flight.md).
 	DefaultMaxActions     = 64
+	DefaultMaxBatchRuns   = 1
 	DefaultMaxGets        = 16
 	DefaultMaxPuts        = 8
 	DefaultMaxFlightInfos = 64
@@ -39,7 +40,7 @@ const (
 // whose keys are the flag names with underscores (listen, auth_tokens,
 // tls_cert, tls_key, project, max_exchanges, max_message_bytes, log_level,
 // drain_timeout, and the limits: max_actions, max_gets, max_puts,
-// max_flight_infos, max_endpoints, max_compile_time, max_state_bytes,
+// max_flight_infos, max_batch_runs, max_endpoints, max_compile_time, max_state_bytes,
 // idle_timeout, keepalive_time, keepalive_timeout). Flags given on the
 // command line win over the file.
 type Config struct {
@@ -54,6 +55,7 @@ type Config struct {
 	DrainTimeout    time.Duration `yaml:"drain_timeout"`
 
 	MaxActions       int           `yaml:"max_actions"`
+	MaxBatchRuns     int           `yaml:"max_batch_runs"`
 	MaxGets          int           `yaml:"max_gets"`
 	MaxPuts          int           `yaml:"max_puts"`
 	MaxFlightInfos   int           `yaml:"max_flight_infos"`
@@ -93,6 +95,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.MaxActions, DefaultMaxActions)
+	def(&c.MaxBatchRuns, DefaultMaxBatchRuns)
 	def(&c.MaxGets, DefaultMaxGets)
 	def(&c.MaxPuts, DefaultMaxPuts)
 	def(&c.MaxFlightInfos, DefaultMaxFlightInfos)
@@ -179,6 +182,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&flagCfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&flagCfg.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGINT/SIGTERM, how long in-flight calls may run before they are cancelled")
 	fs.IntVar(&flagCfg.MaxActions, "max-actions", DefaultMaxActions, "DoAction calls running at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxBatchRuns, "max-batch-runs", DefaultMaxBatchRuns, "run_batch actions (batch runs into ft_features) running at once; more are refused with RESOURCE_EXHAUSTED")
 	fs.IntVar(&flagCfg.MaxGets, "max-gets", DefaultMaxGets, "DoGet calls running at once; more are refused with RESOURCE_EXHAUSTED")
 	fs.IntVar(&flagCfg.MaxPuts, "max-puts", DefaultMaxPuts, "DoPut calls running at once; more are refused with RESOURCE_EXHAUSTED")
 	fs.IntVar(&flagCfg.MaxFlightInfos, "max-flight-infos", DefaultMaxFlightInfos, "GetFlightInfo calls running at once; more are refused with RESOURCE_EXHAUSTED")
@@ -219,6 +223,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	over("log-level", func() { cfg.LogLevel = flagCfg.LogLevel })
 	over("drain-timeout", func() { cfg.DrainTimeout = flagCfg.DrainTimeout })
 	over("max-actions", func() { cfg.MaxActions = flagCfg.MaxActions })
+	over("max-batch-runs", func() { cfg.MaxBatchRuns = flagCfg.MaxBatchRuns })
 	over("max-gets", func() { cfg.MaxGets = flagCfg.MaxGets })
 	over("max-puts", func() { cfg.MaxPuts = flagCfg.MaxPuts })
 	over("max-flight-infos", func() { cfg.MaxFlightInfos = flagCfg.MaxFlightInfos })

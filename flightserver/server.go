@@ -85,6 +85,7 @@ type service struct {
 	log       *slog.Logger
 	started   time.Time
 	exchanges *callLimit // running exchanges, taken at the first batch
+	batchRuns *callLimit // running run_batch actions
 	auth      *authenticator
 	wh        *warehouse
 
@@ -128,6 +129,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	svc := &service{
 		mem: mem, registry: reg, log: log, started: time.Now(),
 		exchanges: newCallLimit("exchanges", "--max-exchanges", cfg.MaxExchanges),
+		batchRuns: newCallLimit("batch runs", "--max-batch-runs", cfg.MaxBatchRuns),
 		auth:      newAuthenticator(cfg.AuthTokens),
 		wh:        &warehouse{project: proj, wh: opts.Warehouse},
 

@@ -33,6 +33,7 @@ from .errors import (
     Unauthenticated,
     Unsupported,
 )
+from .batch_run import RunSummary
 from .featureset import load_features
 from .narrow import JOIN_KEY, narrow_to_wide
 from .notices import EmptyResult, EmptyResultWarning, FdagWarning
@@ -52,6 +53,7 @@ def load_ipython_extension(ipython):  # noqa: ANN001 - IPython's hook
 
 __all__ = [
     "FeatureClient",
+    "RunSummary",
     "ComputeResult",
     "FeatureStatus",
     "Explanation",

@@ -770,6 +770,34 @@ class FeatureClient:
             server_metadata={"endpoints": len(info.endpoints)},
         )
 
+    def run_batch(
+        self,
+        symbols: Union[str, Sequence[str]],
+        start: TimeLike,
+        end: TimeLike,
+        features: FeaturesLike,
+        **kwargs: Any,
+    ) -> "RunSummary":
+        """A batch run on the server, as ``fdag run``: ``features`` of ``symbols``
+        over ``[start, end)``, one shard per (symbol, ``shard``), committed to
+        ft_features in one transaction. Progress shows with tqdm as the server
+        streams it (``progress=``, see :mod:`fdag.progress`); returns the
+        :class:`fdag.batch_run.RunSummary`. Keyword arguments: ``source``,
+        ``shard`` (e.g. ``"1d"``), ``aliases``, ``concurrency``, ``retries``,
+        ``commit_partial`` (commit the good shards, record failed ones as
+        status error), ``on_empty`` (for symbols or shards without source
+        rows: "warn", "error", "ignore"), ``timeout``, ``progress``.
+
+        Raises:
+            InvalidRequest: bad features, times or body; NotFound: no such
+            source table; ResourceExhausted: the server runs its maximum of
+            batch runs; ServerError: a shard failed after its retries (nothing
+            was committed).
+        """
+        from .batch_run import run_batch
+
+        return run_batch(self, symbols, start, end, features, **kwargs)
+
     def read_table(
         self,
         table: str = "ft_features",
