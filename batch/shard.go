@@ -2,6 +2,7 @@ package batch
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -54,8 +55,14 @@ func Split(symbols []string, start, end time.Time, every time.Duration) ([]Shard
 // with fractions and offsets), the same without a zone (taken as UTC), or a
 // date (2024-01-02, midnight UTC).
 func ParseTime(s string) (time.Time, error) {
+	minTime, maxTime := time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			// Times are nanoseconds since 1970 in int64 from here on
+			// (and year 1 is Go's zero time, read as "not given").
+			if t.Before(minTime) || t.After(maxTime) {
+				return time.Time{}, fmt.Errorf("time %q is outside the range fdag computes in (1678-01-01 to 2262-04-11, nanoseconds since 1970 in 64 bits)", s)
+			}
 			return t.UTC(), nil
 		}
 	}

@@ -355,21 +355,29 @@ func TestIngestFailureWritesNothing(t *testing.T) {
 	if !errors.As(err, &re) || re.Row != 1 || re.Column != "symbol" || !contains(err.Error(), "bad.csv") {
 		t.Fatalf("err = %v; want a RowError at row 1, column symbol, naming bad.csv", err)
 	}
+	if files := parquetFiles(t, w.Config().localWarehouseDir()); len(files) != 0 {
+		t.Fatalf("uncommitted files left behind: %v", files)
+	}
+	// issue 8: a failed first write creates no table either (so no rows)
+	if exists, err := w.cat.CheckTableExists(ctx, w.ident(TradesTable)); err != nil || exists {
+		t.Fatalf("table exists after a failed first ingest (%v)", err)
+	}
+	// once the table exists, a failed ingest commits no row of it
+	if _, err := w.Ingest(ctx, TradesTable, tableSource("good.csv", good)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Ingest(ctx, TradesTable, tableSource("good.csv", good), badSrc); err == nil {
+		t.Fatal("the bad source was accepted")
+	}
 	tbl, err := w.ReadTable(ctx, TradesTable, TableQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tbl.Release()
-	if tbl.NumRows() != 0 {
-		t.Fatalf("%d rows committed by a failed ingest", tbl.NumRows())
-	}
-	if files := parquetFiles(t, w.Config().localWarehouseDir()); len(files) != 0 {
-		t.Fatalf("uncommitted files left behind: %v", files)
+	if tbl.NumRows() != 2 {
+		t.Fatalf("%d rows after a good and a failed ingest, want 2", tbl.NumRows())
 	}
 	// the good source alone does write files: the check above can fail
-	if _, err := w.Ingest(ctx, TradesTable, tableSource("good.csv", good)); err != nil {
-		t.Fatal(err)
-	}
 	if files := parquetFiles(t, w.Config().localWarehouseDir()); len(files) == 0 {
 		t.Fatal("no data files found after a good ingest: the leftover check looks in the wrong place")
 	}

@@ -55,10 +55,19 @@ type IngestStats struct {
 // are required in every row.
 func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) (IngestStats, error) {
 	start := time.Now()
+	existed, _ := w.cat.CheckTableExists(ctx, w.ident(name))
 	tbl, err := w.Table(ctx, name)
 	if err != nil {
 		return IngestStats{}, err
 	}
+	// A failed first ingest leaves no empty table behind (issue 8: a
+	// failed DoPut into a missing table created it).
+	committed := false
+	defer func() {
+		if !existed && !committed {
+			w.dropIfEmpty(ctx, name)
+		}
+	}()
 	target, err := arrowSchema(tbl)
 	if err != nil {
 		return IngestStats{}, fmt.Errorf("table %s: %w", name, err)
@@ -106,6 +115,7 @@ func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) 
 	if err != nil {
 		return IngestStats{}, fmt.Errorf("ingest into %s: %w", name, err)
 	}
+	committed = true
 	st := IngestStats{Rows: rows, Files: len(files), SnapshotID: snap, Elapsed: time.Since(start)}
 	w.log.Info("ingest committed", "table", name, "sources", len(sources), "rows", rows, "files", len(files),
 		"elapsed", st.Elapsed.Round(time.Millisecond))
@@ -210,4 +220,17 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..." + strconv.Itoa(len(s)-n) + " more bytes"
+}
+
+// dropIfEmpty drops table name when it has no snapshot: created for a write
+// that failed. A concurrent first writer may have created it too; its
+// commit then fails with NotFound and is retried by its caller.
+func (w *Warehouse) dropIfEmpty(ctx context.Context, name string) {
+	tbl, err := w.cat.LoadTable(ctx, w.ident(name))
+	if err != nil || tbl.CurrentSnapshot() != nil {
+		return
+	}
+	if err := w.cat.DropTable(ctx, w.ident(name)); err != nil {
+		w.log.Debug("cannot drop the table a failed ingest created", "table", name, "err", err)
+	}
 }

@@ -79,3 +79,26 @@ func TestHugeWindowsAndLags(t *testing.T) {
 		t.Error("rolling_mean(close, 10000000, 1) differs from the same window cut to the data")
 	}
 }
+
+// A feature named like the time or symbol column fails alone (issue 8: it
+// duplicated that column in the output).
+func TestFeatureNamedLikeAColumn(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	tbl := tradeTable(t, mem, genTrades(9, 50), 500)
+	defer tbl.Release()
+	specs := []ir.Spec{{Name: "event_time", Formula: "close * 2"}, {Name: "symbol", Formula: "close"}, {Name: "ok", Formula: "close"}}
+	res, err := ComputeFeatures(context.Background(), specs, []Frame{{Name: "t", Table: tbl}}, Options{Mem: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	for _, s := range res.Statuses[:2] {
+		if s.Status != StatusError || !strings.Contains(s.Error, "rename the feature") {
+			t.Errorf("%s: %s %q", s.Name, s.Status, s.Error)
+		}
+	}
+	if names := res.Table.Schema().Fields(); len(names) != 3 {
+		t.Errorf("output columns %v, want event_time, symbol, ok", res.Table.Schema())
+	}
+}

@@ -81,6 +81,7 @@ func computePlan(ctx context.Context, plan *ir.Plan, frames []Frame, columns map
 	n := int(frames[timeRef.frame].Table.NumRows())
 	symRef, hasSymbol := columns[opts.SymbolColumn]
 	prog := newProgram(plan, inputInfo{
+		timeColumn: opts.TimeColumn, symbolColumn: opts.SymbolColumn,
 		columnErr: func(name string) error {
 			ref, ok := columns[name]
 			if !ok {

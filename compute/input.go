@@ -145,7 +145,7 @@ func newTimeColumn(name string, arr arrow.Array) (*timeColumn, error) {
 	if arr.NullN() > 0 {
 		for i := range arr.Len() {
 			if arr.IsNull(i) {
-				return nil, fmt.Errorf("time column %q is null at row %d (%d nulls); every row needs a time", name, i, arr.NullN())
+				return nil, &InputError{fmt.Errorf("time column %q is null at row %d (%d nulls); every row needs a time", name, i, arr.NullN())}
 			}
 		}
 	}
@@ -176,7 +176,7 @@ func newTimeColumn(name string, arr arrow.Array) (*timeColumn, error) {
 		}
 		return &timeColumn{ns: out}, nil
 	}
-	return nil, fmt.Errorf("time column %q has type %s; expected a timestamp (or an integer ordering key)", name, arr.DataType())
+	return nil, &InputError{fmt.Errorf("time column %q has type %s; expected a timestamp (or an integer ordering key)", name, arr.DataType())}
 }
 
 // partition describes the rows of the input grouped by symbol, each group

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/featuredag/fdag/compute/kernels"
 	"github.com/featuredag/fdag/ir"
@@ -48,6 +49,9 @@ type inputInfo struct {
 	// timeErr is non-nil when durations cannot be measured on the time
 	// column (it is an integer ordering key, not a timestamp).
 	timeErr error
+	// timeColumn and symbolColumn are the output's first columns: a
+	// feature of the same name would make a second column of that name.
+	timeColumn, symbolColumn string
 }
 
 // newProgram lowers the features of plan that can run on in.
@@ -89,6 +93,11 @@ func newProgram(plan *ir.Plan, in inputInfo) *program {
 	for fi, f := range plan.Features {
 		if f.Err != nil {
 			p.featureErr[fi] = f.Err
+			continue
+		}
+		if what := reservedName(f.Spec.Name, in); what != "" {
+			p.featureErr[fi] = &ir.FeatureError{Name: f.Spec.Name, Index: fi,
+				Err: fmt.Errorf("the name is the %s's, which the output already holds; rename the feature", what)}
 			continue
 		}
 		if err := reached[f.Root]; err != nil {
@@ -157,6 +166,17 @@ func reachedErrors(plan *ir.Plan, own func(ir.NodeID) error) []error {
 		}
 	}
 	return reached
+}
+
+// reservedName says which output column a feature name would duplicate.
+func reservedName(name string, in inputInfo) string {
+	switch name {
+	case in.timeColumn:
+		return "time column " + strconv.Quote(name)
+	case in.symbolColumn:
+		return "symbol column " + strconv.Quote(name)
+	}
+	return ""
 }
 
 func markNeeded(plan *ir.Plan, id ir.NodeID, needed []bool) {

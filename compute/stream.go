@@ -13,6 +13,14 @@ import (
 	"github.com/featuredag/fdag/ir"
 )
 
+// InputError is a problem of the input data itself (a null time, a time
+// column of the wrong type, a batch of another schema), as opposed to a
+// failure of the computation: servers answer it as the client's mistake.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // OutOfOrderError reports a row of a symbol whose time is earlier than a
 // row of the same symbol in an earlier batch. Within one batch rows are
 // sorted; across batches the stream cannot go back in time.
@@ -78,6 +86,7 @@ func NewStreamContext(ctx context.Context, specs []ir.Spec, input *arrow.Schema,
 		return nil, err
 	}
 	prog := newProgram(plan, inputInfo{
+		timeColumn: opts.TimeColumn, symbolColumn: opts.SymbolColumn,
 		columnErr: func(name string) error {
 			idx := input.FieldIndices(name)
 			if len(idx) == 0 {
@@ -128,7 +137,7 @@ func (s *Stream) Plan() *ir.Plan { return s.plan }
 // with it. The caller releases the result.
 func (s *Stream) Process(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	if !rec.Schema().Equal(s.input) {
-		return nil, fmt.Errorf("batch %d has schema %s, which differs from the stream's first schema %s", s.batches+1, rec.Schema(), s.input)
+		return nil, &InputError{fmt.Errorf("batch %d has schema %s, which differs from the stream's first schema %s", s.batches+1, rec.Schema(), s.input)}
 	}
 	s.batches++
 	n := int(rec.NumRows())

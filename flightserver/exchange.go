@@ -368,7 +368,8 @@ func processError(ctx context.Context, err error) error {
 		return status.FromContextError(ctx.Err()).Err()
 	}
 	var ooo *compute.OutOfOrderError
-	if errors.As(err, &ooo) {
+	var ie *compute.InputError
+	if errors.As(err, &ooo) || errors.As(err, &ie) {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	return status.Errorf(codes.Internal, "computing: %v", err)

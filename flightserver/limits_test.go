@@ -3,11 +3,13 @@ package flightserver
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
@@ -193,4 +195,32 @@ func TestEndpointCap(t *testing.T) {
 	}
 	checkStatus(t, ask("1s"), codes.ResourceExhausted, "--max-endpoints", "2 symbols x 86400 shards")
 	checkStatus(t, ask("1h"), codes.OK)
+}
+
+// A null event_time is the client's mistake: InvalidArgument naming the
+// row, not Internal (issue 8).
+func TestNullTimeIsInvalidArgument(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := newClient(t, ts.addr())
+	rec := tradeRecord(t, memory.DefaultAllocator, 6, 10)
+	defer rec.Release()
+	tb := array.NewTimestampBuilder(memory.DefaultAllocator, rec.Schema().Field(1).Type.(*arrow.TimestampType))
+	defer tb.Release()
+	times := rec.Column(1).(*array.Timestamp)
+	for i := range times.Len() {
+		if i == 3 {
+			tb.AppendNull()
+		} else {
+			tb.Append(times.Value(i))
+		}
+	}
+	tcol := tb.NewArray()
+	defer tcol.Release()
+	cols := slices.Clone(rec.Columns())
+	cols[1] = tcol
+	bad := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+	defer bad.Release()
+	_, err := exchange(context.Background(), t, c, featuresCmd(t, testFeatures[:1]), rec.Schema(), []arrow.RecordBatch{bad})
+	checkStatus(t, err, codes.InvalidArgument, "null at row 3")
+	checkHealthy(t, c)
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/iceberg-go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -155,7 +158,10 @@ func warehouseError(ctx context.Context, what string, err error) error {
 	}
 	var nf *compute.NoFeaturesError
 	var se *catalog.SourceError
+	var ie *compute.InputError
 	switch {
+	case errors.As(err, &ie):
+		return status.Errorf(codes.InvalidArgument, "%s: %v", what, err)
 	case errors.Is(err, catalog.ErrNoTable):
 		return status.Errorf(codes.NotFound, "%s: %v", what, err)
 	case errors.As(err, &nf):
@@ -275,7 +281,7 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 		if err != nil {
 			return err
 		}
-		if err := checkColumns(ctx, wh, tt.Table, q.Columns); err != nil {
+		if err := checkColumns(ctx, wh, tt.Table, q); err != nil {
 			return err
 		}
 		schema, recs, err := wh.ScanTable(ctx, tt.Table, q)
@@ -453,8 +459,11 @@ func putTable(desc *flight.FlightDescriptor) (string, error) {
 
 // checkColumns makes a projection on a column the table lacks the
 // client's error (InvalidArgument), naming the table's columns.
-func checkColumns(ctx context.Context, wh *catalog.Warehouse, name string, cols []string) error {
-	if len(cols) == 0 {
+func checkColumns(ctx context.Context, wh *catalog.Warehouse, name string, q catalog.TableQuery) error {
+	if q.Limit < 0 {
+		return status.Errorf(codes.InvalidArgument, "DoGet %s: limit %d is negative; give a positive row count, or leave it out for every row", name, q.Limit)
+	}
+	if len(q.Columns) == 0 && len(q.Equal) == 0 {
 		return nil
 	}
 	tbl, err := wh.LoadTable(ctx, name)
@@ -465,9 +474,21 @@ func checkColumns(ctx context.Context, wh *catalog.Warehouse, name string, cols 
 	for _, f := range tbl.Schema().Fields() {
 		have = append(have, f.Name)
 	}
-	for _, c := range cols {
+	for _, c := range q.Columns {
 		if _, ok := tbl.Schema().FindFieldByName(c); !ok {
 			return status.Errorf(codes.InvalidArgument, "DoGet %s: no column %q (columns: %s)", name, c, strings.Join(have, ", "))
+		}
+	}
+	// The filter's equal matches string values exactly: a float column
+	// would need a float parsed from text and exact float equality, which
+	// is rarely what is meant, so it is refused rather than matching nothing.
+	for _, c := range slices.Sorted(maps.Keys(q.Equal)) {
+		f, ok := tbl.Schema().FindFieldByName(c)
+		if !ok {
+			return status.Errorf(codes.InvalidArgument, "DoGet %s: filter equal: no column %q (columns: %s)", name, c, strings.Join(have, ", "))
+		}
+		if !f.Type.Equals(iceberg.PrimitiveTypes.String) {
+			return status.Errorf(codes.InvalidArgument, "DoGet %s: filter equal: column %q has type %s; equal matches string columns only (use start/end for time)", name, c, f.Type)
 		}
 	}
 	return nil

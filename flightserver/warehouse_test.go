@@ -320,6 +320,11 @@ func TestWarehouseErrors(t *testing.T) {
 		{"no feature runs", with("features", []ir.Spec{{Name: "x", Formula: "log(nope)"}}), codes.InvalidArgument, "nope"},
 		{"missing table", []byte(`{"table": "nope"}`), codes.NotFound, "nope"},
 		{"bad column", []byte(`{"table": "cdm_trade_enriched", "columns": ["nope_col"]}`), codes.InvalidArgument, "nope_col"},
+		// issue 8: these read everything, or nothing, silently
+		{"filter unknown column", []byte(`{"table": "cdm_trade_enriched", "filter": {"equal": {"nope_col": ["x"]}}}`), codes.InvalidArgument, `no column "nope_col"`},
+		{"filter equal on float", []byte(`{"table": "cdm_trade_enriched", "filter": {"equal": {"trade_price": ["1.5"]}}}`), codes.InvalidArgument, "string columns only"},
+		{"negative limit", []byte(`{"table": "cdm_trade_enriched", "limit": -5}`), codes.InvalidArgument, "limit -5 is negative"},
+		{"year 1", with("start", "0001-01-01"), codes.InvalidArgument, "0001-01-01"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := readAll(t, c, tc.ticket)
