@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -40,6 +41,11 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&where, "where", "`COL=VALUE` equality filter on a string column (repeatable; values of one column are OR'ed)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	// A read never creates a project: a typo in --project must fail
+	// before the embedded catalog is created there.
+	if st, err := os.Stat(*project); err != nil || !st.IsDir() {
+		return usagef("--project %s: no such project directory", *project)
 	}
 	mem := memory.DefaultAllocator
 	w, err := catalog.OpenProject(ctx, *project, catalog.Options{Mem: mem})

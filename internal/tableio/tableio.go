@@ -151,6 +151,11 @@ func WriteRecords(ctx context.Context, path string, rdr array.RecordReader, opts
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	// CreateTemp makes the file 0600; an output file gets the mode any
+	// tool's output has (0644), not one only its writer can read.
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -266,6 +266,9 @@ func TestRoundTrips(t *testing.T) {
 			if err := Write(ctx, path, withMeta, WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+				t.Errorf("output file mode %v (err %v), want -rw-r--r-- (was 0600 from CreateTemp)", st.Mode().Perm(), err)
+			}
 			back, err := Read(ctx, path, mem, ReadOptions{})
 			if err != nil {
 				t.Fatal(err)

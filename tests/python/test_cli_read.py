@@ -57,3 +57,11 @@ def test_one_row_is_singular(fdag_bin, project, tmp_path):
                "--end", (t.replace(microsecond=t.microsecond + 1) if t.microsecond < 999999 else t).isoformat(),
                "--output", str(tmp_path / "one.csv"))
     assert "fdag read: 1 row of cdm_trade_enriched" in res.stderr, res.stderr
+
+
+def test_project_typo_creates_nothing(fdag_bin, tmp_path):
+    typo = tmp_path / "projcet"
+    res = run_fdag(fdag_bin, "read", "--project", str(typo), "--list", check=False)
+    assert res.returncode == 2 and "no such project directory" in res.stderr
+    assert res.stderr.count("no such project directory") == 1  # the error is printed once
+    assert not typo.exists()
