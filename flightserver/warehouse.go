@@ -300,6 +300,12 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 		return warehouseError(ctx, "DoGet", err)
 	}
 	defer res.Release()
+	if res.SourceRows == 0 {
+		// probably a wrong symbol or range, not a success to stay silent
+		// about (the client warns its user too)
+		s.log.Warn("DoGet: the fetch matched no source rows", "source", req.Source, "symbols", req.Symbols,
+			"start", req.Start.Format(time.RFC3339), "end", req.End.Format(time.RFC3339))
+	}
 	return s.writeBatches(ctx, stream, res.Table.Schema(), tableBatches(res.Table), st)
 }
 
