@@ -94,6 +94,8 @@ func callOf(f *formula.Func, variant string, series ...string) (src string, hasT
 			} else {
 				args = append(args, "3")
 			}
+		case formula.KindQuantile:
+			args = append(args, "0.25")
 		default:
 			if !p.Optional {
 				args = append(args, "2")

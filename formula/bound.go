@@ -29,6 +29,7 @@ type Params struct {
 	Window     Window   // KindWindow
 	MinSamples int      // KindMinSamples; always resolved (never 0) for a windowed call
 	HalfLife   HalfLife // KindHalfLife
+	Q          float64  // KindQuantile
 }
 
 // set stores a number given for a parameter of kind k.

@@ -137,6 +137,13 @@ func (c *checker) checkArg(f *Func, p Param, arg Node, ps *Params) {
 		if c.withinMax(f, p, arg, v) {
 			ps.set(p.Kind, v)
 		}
+	case KindQuantile:
+		v, ok := NumberValue(arg)
+		if !ok || !(v >= 0 && v <= 1) {
+			c.report(newError(arg.PositionRange(), "%s: %s must be a number in [0, 1], got %s", f.Name, p.Name, brief(arg)))
+			return
+		}
+		ps.Q = v
 	case KindWindow, KindHalfLife:
 		if s, ok := lit.(*StringLit); ok {
 			d, err := ParseDuration(s.Value)

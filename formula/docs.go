@@ -85,6 +85,7 @@ var kindDoc = map[ArgKind]string{
 	KindInt:        "an integer literal such as `5`, at least the parameter's minimum.",
 	KindWindow:     "a positive integer literal (the last that many rows) or a duration string (rows with time in (t - w, t]).",
 	KindHalfLife:   "a positive number literal (rows) or a duration string (time).",
+	KindQuantile:   "a number literal from 0 to 1 (0.5 is the median).",
 	KindMinSamples: "a positive integer literal, at most the window's rows; left out, the window length for a row window and 1 for a duration window.",
 }
 

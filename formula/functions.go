@@ -19,6 +19,8 @@ const (
 	// values a window needs for a non-null result. Left out, it is the
 	// window length for a row window and 1 for a duration window (Polars).
 	KindMinSamples
+	// KindQuantile is a number literal in [0, 1] (the q of a quantile).
+	KindQuantile
 	numKinds
 )
 
@@ -28,6 +30,7 @@ var kindText = [...]string{
 	KindWindow:     "window (integer rows or duration string)",
 	KindHalfLife:   "half-life (number of rows or duration string)",
 	KindMinSamples: "min_samples (positive integer)",
+	KindQuantile:   "quantile (number in [0, 1])",
 }
 
 func (k ArgKind) String() string {
@@ -208,6 +211,10 @@ var Functions = []*Func{
 		Doc: "Rows since the maximum of the trailing window (0 when the current row is it); ties go to the earliest; NaN while a NaN is in the window.", Example: "rolling_argmax(close, 20)"},
 	{Name: "rolling_argmin", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
 		Doc: "Rows since the minimum of the trailing window, as rolling_argmax.", Example: "rolling_argmin(close, 20)"},
+	{Name: "rolling_median", Family: "rolling", Params: []Param{pX, pWindow, pMinSamp},
+		Doc: "Median of the non-null values of the trailing window (the quantile 0.5, linear); NaN sorts largest, as in Polars; O(log w) per row.", Example: "rolling_median(close, 100)"},
+	{Name: "rolling_quantile", Family: "rolling", Params: []Param{pX, pWindow, {Name: "q", Kind: KindQuantile}, pMinSamp},
+		Doc: "The q-quantile of the non-null values of the trailing window, interpolated linearly between the nearest ranks (Polars interpolation='linear', numpy's default); NaN sorts largest; O(log w) per row.", Example: "rolling_quantile(close, 100, 0.9)"},
 	{Name: "decay_accum", Family: "decay", Params: []Param{pX, pHalfLife},
 		Doc: "acc_t = x_t + acc_{t-1} * 2^(-1/h) (rows) or 2^(-dt/h) (duration); starts at the first non-null value; a null x adds nothing.", Example: "decay_accum(volume, '30s')"},
 	{Name: "ewm_mean", Family: "decay", Params: []Param{pX, pHalfLife},

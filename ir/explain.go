@@ -56,6 +56,8 @@ func (n *Node) Expr() string {
 			if n.MinSamples != def {
 				args = append(args, p.Name+"="+strconv.Itoa(n.MinSamples))
 			}
+		case formula.KindQuantile:
+			args = append(args, formatNumber(n.Q))
 		case formula.KindHalfLife:
 			if n.HalfLife.Dur > 0 {
 				args = append(args, quoteDur(n.HalfLife.Dur))

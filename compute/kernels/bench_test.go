@@ -120,6 +120,7 @@ func BenchmarkRollingFamilies(b *testing.B) {
 			{"resi", newPair(regResi, w, 0, w), x},
 			{"argmax", NewRollingArgExtreme(true, w, 0, w), x},
 			{"count", NewRollingCount(w, 0), x},
+			{"median", NewRollingQuantile(0.5, w, 0, w), x},
 		} {
 			b.Run(fmt.Sprintf("%s/rows=%d", c.name, w), func(b *testing.B) { benchOp(b, c.f, c.in, false) })
 		}

@@ -412,6 +412,12 @@ func RegisterRolling(r *Registry) {
 			return NewRollingArgExtreme(isMax, p.Window.Rows, p.Window.Dur, p.MinSamples)
 		}))
 	}
+	r.Add("rolling_median", windowed(func(p formula.Params) Factory {
+		return NewRollingQuantile(0.5, p.Window.Rows, p.Window.Dur, p.MinSamples)
+	}))
+	r.Add("rolling_quantile", windowed(func(p formula.Params) Factory {
+		return NewRollingQuantile(p.Q, p.Window.Rows, p.Window.Dur, p.MinSamples)
+	}))
 	r.Add("rolling_count", windowed(func(p formula.Params) Factory {
 		return NewRollingCount(p.Window.Rows, p.Window.Dur)
 	}))

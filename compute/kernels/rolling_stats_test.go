@@ -5,7 +5,10 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/featuredag/fdag/fmath"
 )
 
 // Exact references for rolling_var, rolling_cov and the regressions
@@ -51,7 +54,7 @@ func TestRollingStatsAgainstExactReference(t *testing.T) {
 	cases := []statCase{{name: "var", isVar: true}, {name: "cov", kind: pairCov},
 		{name: "slope", kind: regSlope}, {name: "rsquare", kind: regRsquare}, {name: "resi", kind: regResi}}
 	maxErr := map[string]float64{}
-	for _, d := range genData(rng, 200) {
+	for _, d := range genData(rng, 150) {
 		for _, wc := range winCases {
 			for _, sc := range cases {
 				name := fmt.Sprintf("%s/%s/%s", d.name, sc.name, wc)
@@ -232,6 +235,58 @@ func TestRollingCountAndArgExtremes(t *testing.T) {
 					}
 					if !(out[i] == want || out[i] != out[i] && want != want) {
 						t.Fatalf("%s: row %d: %v, want %v", name, i, out[i], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// rolling_median/quantile against a sort of every window (NaN largest,
+// linear interpolation): the same arithmetic, so the results are exact.
+func TestRollingQuantileAgainstSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, d := range genData(rng, 400) {
+		for _, wc := range winCases {
+			for _, q := range []float64{0, 0.1, 0.5, 0.75, 1} {
+				var ts []int64
+				if wc.dur > 0 {
+					ts = d.t
+				}
+				name := fmt.Sprintf("%s/q%v/%s", d.name, q, wc)
+				out, valid := checkSplits(t, name, rng, NewRollingQuantile(q, wc.rows, wc.dur, wc.minS), []Col{d.x}, ts)
+				for i := range out {
+					lo := windowRows(wc.rows, wc.dur, d.t, i)
+					var vals []float64
+					for j := lo; j <= i; j++ {
+						if d.x.Valid[j] {
+							vals = append(vals, d.x.V[j])
+						}
+					}
+					wantOK := len(vals) >= max(wc.minS, 1)
+					if wantOK != valid[i] {
+						t.Fatalf("%s: row %d: valid %v, want %v", name, i, valid[i], wantOK)
+					}
+					if !wantOK {
+						continue
+					}
+					slices.SortFunc(vals, func(a, b float64) int {
+						switch {
+						case fmath.LessTotal(a, b):
+							return -1
+						case fmath.LessTotal(b, a):
+							return 1
+						}
+						return 0
+					})
+					pos := q * float64(len(vals)-1)
+					k := int(math.Floor(pos))
+					want := vals[k]
+					if pos != float64(k) {
+						want = vals[k] + (vals[k+1]-vals[k])*(pos-float64(k))
+					}
+					if !(out[i] == want || out[i] != out[i] && want != want) {
+						t.Fatalf("%s: row %d: %v, want %v (window %v)", name, i, out[i], want, vals)
 					}
 				}
 			}

@@ -9,7 +9,7 @@ References (see reference.py):
   rows with the same timestamp and fdag never does, so Polars is compared
   only on rows that are the last of their timestamp within their symbol;
   every row is then checked against a loop implementing fdag's rule.
-- rolling_var and rolling_count (as a rolling sum of is_not_null): Polars;
+- rolling_median, rolling_quantile (interpolation="linear"), rolling_var and rolling_count (as a rolling sum of is_not_null): Polars;
   max/min (max_horizontal), clip, where (when/then/otherwise), fill_null.
 - rolling_std, rolling_corr and rolling_cov: a two-pass numpy loop (Polars' raw-moment
   corr can be off); std/corr of fewer than two values is null.
@@ -125,6 +125,10 @@ CASES = [
     Case("corr_100_10", "rolling_corr(price, size, 100, 10)", loop("corr", "price", 100, 10, y="size")),
     Case("var_20", "rolling_var(price, 20)", per_symbol(P.rolling_var(20))),
     Case("var_100_3", "rolling_var(size, 100, 3)", per_symbol(S.rolling_var(100, min_samples=3))),
+    Case("median_20", "rolling_median(price, 20)", per_symbol(P.rolling_median(20))),
+    Case("median_100_3", "rolling_median(size, 100, 3)", per_symbol(S.rolling_median(100, min_samples=3))),
+    Case("quantile_50_q9", "rolling_quantile(price, 50, 0.9)",
+         per_symbol(P.rolling_quantile(0.9, interpolation="linear", window_size=50))),
     # Polars' rolling_cov uses raw moments (about 1e-6 relative off here):
     # a two-pass loop is the reference.
     Case("cov_20", "rolling_cov(price, size, 20)", loop("cov", "price", 20, y="size")),
