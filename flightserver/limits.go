@@ -184,8 +184,8 @@ func (s *idleStream) waiting() time.Duration {
 // --max-state-bytes.
 func (s *service) checkState(stateBytes func() int64) error {
 	if b := stateBytes(); b > s.maxStateBytes {
-		return status.Errorf(codes.ResourceExhausted, "the exchange's window and lag state would take about %d MB, more than the limit of %d MB (--max-state-bytes); send fewer symbols or rows per exchange, or use shorter windows",
-			b>>20, s.maxStateBytes>>20)
+		return status.Errorf(codes.ResourceExhausted, "the exchange's window and lag state would take about %s, more than the limit of %s (--max-state-bytes); send fewer symbols or rows per exchange, or use shorter windows",
+			sizeText(b), sizeText(s.maxStateBytes))
 	}
 	return nil
 }
@@ -203,4 +203,17 @@ func (s *service) checkEndpoints(symbols int, start, end time.Time, every time.D
 			symbols, int64(perSymbol), every, int64(perSymbol)*int64(symbols), s.maxEndpoints)
 	}
 	return nil
+}
+
+// sizeText writes a byte count in the largest unit that keeps it >= 1.
+func sizeText(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", b)
 }
