@@ -340,6 +340,12 @@ type exchangeSummary struct {
 // recvError maps a failure to receive: the client's cancellation or
 // deadline, or a transport error as it came.
 func recvError(ctx context.Context, err error) error {
+	// A message over --max-message-bytes ends the stream (and so its
+	// context) but is the client's mistake, to be said as such (issue 8:
+	// it was logged as Canceled).
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
+		return status.Errorf(codes.ResourceExhausted, "%s (--max-message-bytes); send smaller batches", st.Message())
+	}
 	if ctx.Err() != nil {
 		return status.FromContextError(ctx.Err()).Err()
 	}

@@ -224,3 +224,16 @@ func TestNullTimeIsInvalidArgument(t *testing.T) {
 	checkStatus(t, err, codes.InvalidArgument, "null at row 3")
 	checkHealthy(t, c)
 }
+
+// A batch over --max-message-bytes is ResourceExhausted, also in the log
+// (issue 8: logged as Canceled).
+func TestOversizeMessage(t *testing.T) {
+	ts := startServer(t, Config{MaxMessageBytes: 64 << 10})
+	c := newClient(t, ts.addr())
+	rec := tradeRecord(t, memory.DefaultAllocator, 6, 20000)
+	defer rec.Release()
+	_, err := exchange(context.Background(), t, c, featuresCmd(t, testFeatures[:1]), rec.Schema(), []arrow.RecordBatch{rec})
+	checkStatus(t, err, codes.ResourceExhausted)
+	waitFor(t, func() bool { return strings.Contains(ts.logs.String(), "status=ResourceExhausted") })
+	checkHealthy(t, c)
+}
