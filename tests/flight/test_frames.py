@@ -119,3 +119,15 @@ def test_feature_named_like_an_alias_is_not_silently_used(client):
     res = client.compute(trades_frame(), {"close": "log(trade_price)", "b": "close * 2"})
     assert res.statuses[0].ok
     assert "is both feature #1 of this request and the alias of column trade_price" in res.errors["b"]
+
+
+def test_python_errors_carry_the_caret(client):
+    df = trades_frame()
+    res = client.compute(df, {"ok": "close", "bad": "log(close) - rolling_mean(close)"})
+    assert res.errors["bad"].endswith(
+        "1:14: rolling_mean expects 2 or 3 arguments, got 1\n | log(close) - rolling_mean(close)\n |              ^")
+    with pytest.raises(fdag.InvalidRequest) as e:
+        client.compute(df, {"x": "lgo(close)"})
+    assert 'unknown function "lgo"; did you mean "log"?\n | lgo(close)\n | ^' in str(e.value)
+    v = client.validate({"bad": "rolling_mean(close)"})
+    assert "\n | rolling_mean(close)\n | ^" in v.errors["bad"]

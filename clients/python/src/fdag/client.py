@@ -15,6 +15,7 @@ import pyarrow.flight as flight
 
 from .errors import Cancelled, FdagError, InvalidRequest, ProtocolError, from_flight_error
 from .progress import ProgressLike, progress_bar
+from .carets import caret_statuses, carets_for
 from .frames import KeepLike, decode_dictionaries, from_pandas, keep_columns, with_kept
 from .narrow import narrow_to_wide
 from .notices import check_on_empty, check_read
@@ -536,7 +537,8 @@ class FeatureClient:
         body: Dict[str, Any] = {"features": normalize_features(features)}
         if aliases:
             body["aliases"] = dict(aliases)
-        raw = self._action("explain", body) or {}
+        with carets_for(body["features"]):
+            raw = self._action("explain", body) or {}
         return Explanation(text=str(raw.get("text", "")), dot=str(raw.get("dot", "")), raw=raw)
 
     def validate(
@@ -557,7 +559,7 @@ class FeatureClient:
         if columns is not None:
             body["columns"] = _columns_of(columns)
         raw = self._action("validate", body) or {}
-        return Validation(statuses=parse_statuses(raw.get("features")), raw=raw)
+        return Validation(statuses=caret_statuses(parse_statuses(raw.get("features")), body["features"]), raw=raw)
 
     # -- compute --------------------------------------------------------
     @staticmethod
@@ -659,7 +661,8 @@ class FeatureClient:
         stream = _rechunk(_cast_batches(batches, send_schema), chunk_rows)
         if progress is None and n_input is not None and n_input < PROGRESS_MIN_ROWS:
             progress = False
-        with progress_bar(progress, total=n_input, desc="compute", unit="rows", unit_scale=True) as bar:
+        with carets_for(command["features"]), \
+                progress_bar(progress, total=n_input, desc="compute", unit="rows", unit_scale=True) as bar:
             outcome = _exchange(self._client, self._options(timeout), command, send_schema or in_schema, stream,
                                 on_batch=lambda b: bar.update(b.num_rows))
         table = pa.Table.from_batches(outcome.batches, schema=outcome.schema)
@@ -673,6 +676,7 @@ class FeatureClient:
             table = with_kept(table, original, kept)
         md = outcome.schema.metadata or {}
         statuses = parse_statuses(outcome.final.get("statuses")) or parse_statuses(md.get(METADATA_KEY))
+        statuses = caret_statuses(statuses, command["features"])
         return ComputeResult(
             table=table,
             statuses=statuses,
