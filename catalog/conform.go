@@ -3,6 +3,8 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -108,6 +110,14 @@ func (c *conformer) castColumn(ctx context.Context, f arrow.Field, src arrow.Arr
 		}
 		ok = ok || st.ID() == arrow.NULL
 	}
+	if !ok && isString(st) && (tt.ID() == arrow.FLOAT64 || tt.ID() == arrow.INT64) {
+		// A CSV column holding one bad number is read as strings; name the
+		// first value that is not a number, so the caller can say FILE:LINE.
+		if err := c.firstUnparsable(f, src, tt); err != nil {
+			return nil, err
+		}
+		ok = true // every value parses: the cast below converts them
+	}
 	if !ok {
 		return nil, fmt.Errorf("column %q: cannot store %s as %s", f.Name, st, tt)
 	}
@@ -120,6 +130,31 @@ func (c *conformer) castColumn(ctx context.Context, f arrow.Field, src arrow.Arr
 		return nil, fmt.Errorf("column %q: cast %s to %s: %w", f.Name, st, tt, err)
 	}
 	return out, nil
+}
+
+func isString(t arrow.DataType) bool {
+	return t.ID() == arrow.STRING || t.ID() == arrow.LARGE_STRING || t.ID() == arrow.STRING_VIEW
+}
+
+// firstUnparsable returns a RowError for the first non-null value of src
+// that is not a number of type tt, or nil when every value is one.
+func (c *conformer) firstUnparsable(f arrow.Field, src arrow.Array, tt arrow.DataType) error {
+	for row := 0; row < src.Len(); row++ {
+		if src.IsNull(row) {
+			continue
+		}
+		v := strings.TrimSpace(src.ValueStr(row))
+		var err error
+		if tt.ID() == arrow.INT64 {
+			_, err = strconv.ParseInt(v, 10, 64)
+		} else {
+			_, err = strconv.ParseFloat(v, 64)
+		}
+		if err != nil {
+			return &RowError{Row: c.rows + int64(row), Column: f.Name, Msg: fmt.Sprintf("cannot parse %q as %s", v, tt)}
+		}
+	}
+	return nil
 }
 
 func fieldNames(s *arrow.Schema) string {

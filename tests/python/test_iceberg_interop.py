@@ -169,3 +169,19 @@ def test_bad_ingest_writes_nothing(project: Path, fdag_bin: str, tmp_path: Path)
     assert f"{bad}:3:3: column \"price\"" in proc.stderr
     after = open_catalog(project).load_table("fdag.cdm_trade_enriched").scan().to_arrow().num_rows
     assert after == before
+
+
+def test_bad_value_in_table_format_csv_names_file_line_column(project: Path, fdag_bin: str, tmp_path: Path):
+    # issue 8: a table-format CSV (the table's own column names) with a bad
+    # number said only `column "trade_price": cannot store utf8 as float64`.
+    bad = tmp_path / "trades.csv"
+    bad.write_text("symbol,venue,event_time,trade_price,trade_size,side,trade_id\n"
+                   "BTCUSDT,binance,2024-01-05T00:00:00Z,100.5,1,buy,1\n"
+                   "BTCUSDT,binance,2024-01-05T00:00:01Z,101,1,sell,2\n"
+                   "BTCUSDT,binance,2024-01-05T00:00:02Z,abc,1,buy,3\n")
+    before = open_catalog(project).load_table("fdag.cdm_trade_enriched").scan().to_arrow().num_rows
+    proc = run_fdag(fdag_bin, "ingest", "--project", str(project), "--table", "cdm_trade_enriched", str(bad), check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert f'{bad}:4: column "trade_price": cannot parse "abc" as float64' in proc.stderr, proc.stderr
+    after = open_catalog(project).load_table("fdag.cdm_trade_enriched").scan().to_arrow().num_rows
+    assert after == before
