@@ -117,6 +117,16 @@ func Compute(ctx context.Context, wh *catalog.Warehouse, req Request) (*Result, 
 	return computePlanned(ctx, wh, req, plan, nil)
 }
 
+// ComputePlanned is Compute with the plan req.Plan compiled, for a caller
+// that bounds compiling apart from reading and computing (the server's
+// --max-compile-time).
+func ComputePlanned(ctx context.Context, wh *catalog.Warehouse, req Request, plan *ir.Plan) (*Result, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	return computePlanned(ctx, wh, req, plan, nil)
+}
+
 // computePlanned is Compute with the plan compiled: read, compute, drop
 // the warmup, adding the time of each to timing when not nil.
 func computePlanned(ctx context.Context, wh *catalog.Warehouse, req Request, plan *ir.Plan, timing *Timing) (*Result, error) {

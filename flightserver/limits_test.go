@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/internal/demodata"
 	"github.com/featuredag/fdag/ir"
 )
@@ -236,4 +237,20 @@ func TestOversizeMessage(t *testing.T) {
 	checkStatus(t, err, codes.ResourceExhausted)
 	waitFor(t, func() bool { return strings.Contains(ts.logs.String(), "status=ResourceExhausted") })
 	checkHealthy(t, c)
+}
+
+// --max-compile-time bounds the compiles of warehouse fetches too (DoGet
+// fetch tickets and GetFlightInfo), not only exchanges and actions.
+func TestCompileTimeLimitOnFetches(t *testing.T) {
+	_, _, c := warehouseServerWith(t, Config{MaxCompileTime: time.Nanosecond})
+	ctx := context.Background()
+	if _, err := put(t, c, &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{catalog.TradesTable}}, demodata.Schema, demoRecords(t, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	cmd := cmdJSON(t, map[string]any{"features": fetchSpecs, "symbols": []string{"BTCUSDT"},
+		"start": day0.Format(time.RFC3339), "end": day0.Add(24 * time.Hour).Format(time.RFC3339)})
+	_, err := c.GetFlightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmd})
+	checkStatus(t, err, codes.ResourceExhausted, "--max-compile-time")
+	_, err = readAll(t, c, cmd)
+	checkStatus(t, err, codes.ResourceExhausted, "--max-compile-time")
 }

@@ -224,7 +224,13 @@ func (s *service) GetFlightInfo(ctx context.Context, desc *flight.FlightDescript
 	if err := s.checkEndpoints(len(req.Symbols), req.Start, req.End, every); err != nil {
 		return nil, err
 	}
-	schema, err := req.OutputSchema(ctx, wh)
+	cctx, cancel := s.compileContext(ctx)
+	schema, err := req.OutputSchema(cctx, wh)
+	overTime := cctx.Err() != nil && ctx.Err() == nil // the server's limit, not the client's cancel
+	cancel()
+	if overTime {
+		return nil, s.compileError(cctx)
+	}
 	if err != nil {
 		return nil, warehouseError(ctx, "GetFlightInfo", err)
 	}
@@ -295,7 +301,20 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 	if err != nil {
 		return err
 	}
-	res, err := batch.Compute(ctx, wh, req)
+	if err := req.Validate(); err != nil {
+		return warehouseError(ctx, "DoGet", err)
+	}
+	cctx, cancel := s.compileContext(ctx)
+	plan, _, err := req.Plan(cctx, wh)
+	overTime := cctx.Err() != nil && ctx.Err() == nil // the server's limit, not the client's cancel
+	cancel()
+	if overTime {
+		return s.compileError(cctx)
+	}
+	if err != nil {
+		return warehouseError(ctx, "DoGet", err)
+	}
+	res, err := batch.ComputePlanned(ctx, wh, req, plan)
 	if err != nil {
 		return warehouseError(ctx, "DoGet", err)
 	}
