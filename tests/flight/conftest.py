@@ -131,30 +131,41 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append((f"fdag-flight log ({s.name}, alive={s.alive()})", s.log_tail()))
 
 
-@pytest.fixture(scope="session")
-def flight_binary(tmp_path_factory) -> str:
-    """Path to the fdag-flight binary (FDAG_FLIGHT_BIN, or built with go build)."""
-    env = os.environ.get("FDAG_FLIGHT_BIN")
+def _go_binary(name: str, env_var: str, tmp_path_factory) -> str:
+    """Path to cmd/NAME: $ENV_VAR when set, else built with go build."""
+    env = os.environ.get(env_var)
     if env:
         if not os.access(env, os.X_OK):
-            pytest.fail(f"FDAG_FLIGHT_BIN={env} is not an executable file")
+            pytest.fail(f"{env_var}={env} is not an executable file")
         return env
-    if not (REPO / "cmd" / "fdag-flight").is_dir():
-        pytest.skip(f"{REPO}/cmd/fdag-flight does not exist yet and FDAG_FLIGHT_BIN is unset")
+    if not (REPO / "cmd" / name).is_dir():
+        pytest.skip(f"{REPO}/cmd/{name} does not exist yet and {env_var} is unset")
     go = shutil.which("go")
     if go is None:
-        pytest.skip("Go is not installed and FDAG_FLIGHT_BIN is unset: cannot build fdag-flight")
+        pytest.skip(f"Go is not installed and {env_var} is unset: cannot build {name}")
     out = tmp_path_factory.mktemp("bin")
     res = subprocess.run(
-        [go, "build", "-o", str(out / "fdag-flight"), "./cmd/fdag-flight"],
+        [go, "build", "-o", str(out / name), f"./cmd/{name}"],
         cwd=str(REPO),
         capture_output=True,
         text=True,
         timeout=900,
     )
     if res.returncode != 0:
-        pytest.fail(f"go build ./cmd/fdag-flight failed:\n{res.stdout}{res.stderr}")
-    return str(out / "fdag-flight")
+        pytest.fail(f"go build ./cmd/{name} failed:\n{res.stdout}{res.stderr}")
+    return str(out / name)
+
+
+@pytest.fixture(scope="session")
+def flight_binary(tmp_path_factory) -> str:
+    """Path to the fdag-flight binary (FDAG_FLIGHT_BIN, or built with go build)."""
+    return _go_binary("fdag-flight", "FDAG_FLIGHT_BIN", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def fdag_bin(tmp_path_factory) -> str:
+    """Path to the fdag command line (FDAG_BIN, or built with go build)."""
+    return _go_binary("fdag", "FDAG_BIN", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -171,19 +169,6 @@ def test_no_credential_in_errors_or_logs(start_server):
 
 
 # --- concurrent writers -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def fdag_bin(tmp_path_factory) -> str:
-    env = os.environ.get("FDAG_BIN")
-    if env:
-        return env
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("FDAG_BIN is unset and Go is missing: cannot build fdag")
-    out = tmp_path_factory.mktemp("fdagbin") / "fdag"
-    subprocess.run([go, "build", "-o", str(out), "./cmd/fdag"], cwd=str(REPO), check=True, timeout=900)
-    return str(out)
 
 
 def test_concurrent_fdag_ingest_all_land(fdag_bin, start_server, tmp_path):

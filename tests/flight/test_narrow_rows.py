@@ -15,8 +15,6 @@ exchange timestamp, up to 61 at one millisecond) are ingested over DoPut,
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -55,17 +53,6 @@ def tardis_trades() -> pa.Table:
     })
 
 
-def fdag_binary(tmp_path_factory) -> str:
-    env = os.environ.get("FDAG_BIN")
-    if env:
-        return env
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("FDAG_BIN is unset and Go is missing: cannot build fdag")
-    out = tmp_path_factory.mktemp("fdagbin") / "fdag"
-    subprocess.run([go, "build", "-o", str(out), "./cmd/fdag"], cwd=str(REPO), check=True, timeout=900)
-    return str(out)
-
 
 @pytest.fixture(scope="module")
 def trades() -> pa.Table:
@@ -73,12 +60,12 @@ def trades() -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def wh(start_server, tmp_path_factory, trades):
+def wh(start_server, tmp_path_factory, trades, fdag_bin):
     project = tmp_path_factory.mktemp("narrow_project")
     server = start_server("--project", str(project), name="narrow")
     with fdag.FeatureClient(server.location(), timeout=120) as c:
         assert c.ingest(trades).rows == trades.num_rows
-        args = [fdag_binary(tmp_path_factory), "run", "--project", str(project), "--symbols", "BTCUSDT",
+        args = [fdag_bin, "run", "--project", str(project), "--symbols", "BTCUSDT",
                 "--start", START, "--end", END, "--shard", "1h"]
         for name, formula in FEATURES.items():
             args += ["--feature", f"{name}={formula}"]

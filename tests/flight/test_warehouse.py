@@ -6,8 +6,6 @@ and read_table (DoGet of stored rows, including ft_features written by
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -129,22 +127,11 @@ def test_read_table_filters(wh, trades):
     assert got["trade_price"].to_pylist() == want["trade_price"].to_pylist()
 
 
-def fdag_binary(tmp_path_factory) -> str:
-    env = os.environ.get("FDAG_BIN")
-    if env:
-        return env
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("FDAG_BIN is unset and Go is missing: cannot build fdag")
-    out = tmp_path_factory.mktemp("fdagbin") / "fdag"
-    subprocess.run([go, "build", "-o", str(out), "./cmd/fdag"], cwd=str(REPO), check=True, timeout=900)
-    return str(out)
 
-
-def test_read_ft_features_written_by_run(wh, trades, project, tmp_path_factory):
+def test_read_ft_features_written_by_run(wh, trades, project, fdag_bin):
     """fdag run writes ft_features into the server's warehouse; read_table
     reads them back filtered by feature and symbol, equal to fetch."""
-    binary = fdag_binary(tmp_path_factory)
+    binary = fdag_bin
     res = subprocess.run([binary, "run", "--project", str(project), "--feature", "ret_1=" + FEATURES["ret_1"],
                           "--feature", "ma_100=" + FEATURES["ma_100"], "--symbols", "AAA,BBB",
                           "--start", "2024-01-03", "--end", "2024-01-04"], capture_output=True, text=True, timeout=300)
