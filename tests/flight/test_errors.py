@@ -28,7 +28,7 @@ def assert_clean(err: BaseException) -> str:
 def test_bad_feature_reported_others_succeed(client, trades):
     result = client.compute(trades, [
         {"name": "good", "formula": "rolling_mean(close, 5)"},
-        {"name": "unknown_fn", "formula": "rolling_median(close, 5)"},
+        {"name": "unknown_fn", "formula": "rolling_mode(close, 5)"},
         {"name": "arity", "formula": "rolling_mean(close)"},
         {"name": "no_column", "formula": "log(no_such_column)"},
         {"name": "also_good", "formula": "lag(close, 2)"},
@@ -36,7 +36,7 @@ def test_bad_feature_reported_others_succeed(client, trades):
     assert not result.ok
     assert result.table.column_names == ["event_time", "symbol", "good", "also_good"]
     assert set(result.errors) == {"unknown_fn", "arity", "no_column"}
-    assert "rolling_median" in result.errors["unknown_fn"]
+    assert "rolling_mode" in result.errors["unknown_fn"]
     assert "rolling_mean" in result.errors["arity"] and "1:" in result.errors["arity"]
     assert "no_such_column" in result.errors["no_column"]
     statuses = {s.name: s for s in result.statuses}
