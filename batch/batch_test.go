@@ -66,14 +66,7 @@ func ingestDemo(t *testing.T, wh *catalog.Warehouse, mem memory.Allocator) {
 	t.Helper()
 	rdr := demodata.NewReader(demodata.Config{Rows: 30_000, Seed: 7, Symbols: []string{"BTCUSDT", "ETHUSDT"}, MeanGap: 8 * time.Second, Start: day0, BatchRows: 4096}, mem)
 	defer rdr.Release()
-	src := catalog.Source{Name: "demo", Batches: func(yield func(arrow.RecordBatch, error) bool) {
-		for rdr.Next() {
-			if !yield(rdr.RecordBatch(), nil) {
-				return
-			}
-		}
-	}}
-	if _, err := wh.Ingest(context.Background(), catalog.TradesTable, src); err != nil {
+	if _, err := wh.Ingest(context.Background(), catalog.TradesTable, catalog.ReaderSource("demo", rdr)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
@@ -22,6 +23,21 @@ import (
 type Source struct {
 	Name    string // file name or "flight": used in errors and the snapshot summary
 	Batches iter.Seq2[arrow.RecordBatch, error]
+}
+
+// ReaderSource is a Source over a record reader's batches, ending with the
+// reader's error if it has one. The caller keeps ownership of rdr.
+func ReaderSource(name string, rdr array.RecordReader) Source {
+	return Source{Name: name, Batches: func(yield func(arrow.RecordBatch, error) bool) {
+		for rdr.Next() {
+			if !yield(rdr.RecordBatch(), nil) {
+				return
+			}
+		}
+		if err := rdr.Err(); err != nil {
+			yield(nil, err)
+		}
+	}}
 }
 
 // SourceError is the failure of one ingest source; Row is set (RowError)

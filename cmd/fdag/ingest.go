@@ -189,19 +189,9 @@ func demoDataToWarehouse(ctx context.Context, project string, cfg demodata.Confi
 		return err
 	}
 	defer w.Close()
-	batches := func(yield func(arrow.RecordBatch, error) bool) {
-		rdr := demodata.NewReader(cfg, nil)
-		defer rdr.Release()
-		for rdr.Next() {
-			if !yield(rdr.RecordBatch(), nil) {
-				return
-			}
-		}
-		if err := rdr.Err(); err != nil {
-			yield(nil, err)
-		}
-	}
-	st, err := w.Ingest(ctx, catalog.TradesTable, catalog.Source{Name: "demo-data", Batches: batches})
+	rdr := demodata.NewReader(cfg, nil)
+	defer rdr.Release()
+	st, err := w.Ingest(ctx, catalog.TradesTable, catalog.ReaderSource("demo-data", rdr))
 	if err != nil {
 		return err
 	}
