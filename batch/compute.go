@@ -43,7 +43,7 @@ func (r Request) Validate() error {
 	if !r.End.After(r.Start) {
 		return fmt.Errorf("end %s is not after start %s", r.End.Format(time.RFC3339Nano), r.Start.Format(time.RFC3339Nano))
 	}
-	return nil
+	return catalog.CheckFeatureSource(r.source())
 }
 
 func (r Request) source() string {
@@ -57,13 +57,23 @@ func (r Request) source() string {
 // the plan says which columns to read and how much warmup. It fails only
 // when the source table does not exist (catalog.ErrNoTable, wrapped).
 func (r Request) Plan(ctx context.Context, wh *catalog.Warehouse) (*ir.Plan, *arrow.Schema, error) {
+	plan, schema, _, err := r.plan(ctx, wh)
+	return plan, schema, err
+}
+
+// plan is Plan that also says which column is the source's time
+// (catalog.TimeColumn: event_time for trades, bar_end for bar tables).
+func (r Request) plan(ctx context.Context, wh *catalog.Warehouse) (*ir.Plan, *arrow.Schema, string, error) {
+	if err := catalog.CheckFeatureSource(r.source()); err != nil {
+		return nil, nil, "", err
+	}
 	tbl, err := wh.LoadTable(ctx, r.source())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	schema, err := table.SchemaToArrowSchema(tbl.Schema(), nil, false, false)
 	if err != nil {
-		return nil, nil, fmt.Errorf("table %s: %w", r.source(), err)
+		return nil, nil, "", fmt.Errorf("table %s: %w", r.source(), err)
 	}
 	names := make([]string, schema.NumFields())
 	for i, f := range schema.Fields() {
@@ -71,9 +81,9 @@ func (r Request) Plan(ctx context.Context, wh *catalog.Warehouse) (*ir.Plan, *ar
 	}
 	plan, err := ir.CompileContext(ctx, r.Specs, ir.Options{Registry: r.Registry, Aliases: r.Aliases, SourceColumns: names})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return plan, schema, nil
+	return plan, schema, catalog.TimeColumn(tbl), nil
 }
 
 // OutputSchema is the schema Compute's result will have (time, symbol and
@@ -81,20 +91,20 @@ func (r Request) Plan(ctx context.Context, wh *catalog.Warehouse) (*ir.Plan, *ar
 // found without reading data. It fails with compute.NoFeaturesError when no
 // feature can run.
 func (r Request) OutputSchema(ctx context.Context, wh *catalog.Warehouse) (*arrow.Schema, error) {
-	_, schema, err := r.Plan(ctx, wh)
+	_, schema, timeCol, err := r.plan(ctx, wh)
 	if err != nil {
 		return nil, err
 	}
-	s, err := compute.NewStreamContext(ctx, r.Specs, schema, r.options())
+	s, err := compute.NewStreamContext(ctx, r.Specs, schema, r.options(timeCol))
 	if err != nil {
 		return nil, err
 	}
 	return s.Schema(), nil
 }
 
-func (r Request) options() compute.Options {
+func (r Request) options(timeCol string) compute.Options {
 	return compute.Options{
-		TimeColumn: catalog.ColEventTime, SymbolColumn: catalog.ColSymbol,
+		TimeColumn: timeCol, SymbolColumn: catalog.ColSymbol,
 		Aliases: r.Aliases, Registry: r.Registry, Mem: r.Mem,
 	}
 }
@@ -146,11 +156,11 @@ func computePlanned(ctx context.Context, wh *catalog.Warehouse, req Request, pla
 	}
 	defer data.Release()
 	read := time.Now()
-	res, err := compute.ComputePlan(ctx, plan, []compute.Frame{{Name: req.source(), Table: data.Table}}, req.options())
+	res, err := compute.ComputePlan(ctx, plan, []compute.Frame{{Name: req.source(), Table: data.Table}}, req.options(data.TimeColumn))
 	if err != nil {
 		return nil, fmt.Errorf("computing over %s: %w", req.source(), err)
 	}
-	out := &Result{Result: *res, SourceRows: data.Table.NumRows() - data.WarmupRows, WarmupRows: data.WarmupRows}
+	out := &Result{Result: *res, TimeColumn: data.TimeColumn, SourceRows: data.Table.NumRows() - data.WarmupRows, WarmupRows: data.WarmupRows}
 	ids := tradeIDs(data.Table)
 	if ids != nil {
 		defer ids.Release()
@@ -210,8 +220,9 @@ func planStatuses(plan *ir.Plan) []compute.FeatureStatus {
 // many source rows were read for them.
 type Result struct {
 	compute.Result
-	SourceRows int64 // rows in [Start, End)
-	WarmupRows int64 // rows before Start read for the windows, not output
+	TimeColumn string // the source's time column, the first column of Table
+	SourceRows int64  // rows in [Start, End)
+	WarmupRows int64  // rows before Start read for the windows, not output
 	// TradeIDs is the source's trade_id of each output row (nil when the
 	// source has none), for catalog.NarrowOptions.TradeIDs.
 	TradeIDs *arrow.Chunked

@@ -115,7 +115,7 @@ func RunShard(ctx context.Context, wh *catalog.Warehouse, cfg ShardConfig, opts 
 
 	began := time.Now()
 	narrow := catalog.WideToNarrow(res.Table, catalog.FeatureInfos(plan, res.Statuses), catalog.NarrowOptions{
-		Start: cfg.Start, End: cfg.End, Symbols: []string{cfg.Symbol}, Mem: req.Mem, TradeIDs: res.TradeIDs,
+		TimeColumn: res.TimeColumn, Start: cfg.Start, End: cfg.End, Symbols: []string{cfg.Symbol}, Mem: req.Mem, TradeIDs: res.TradeIDs,
 	})
 	staged, err := wh.StageFeatures(ctx, narrow, catalog.StagingID{Run: cfg.Run, Part: uint32(cfg.Index), Attempt: uint32(cfg.Attempt)})
 	if err != nil {

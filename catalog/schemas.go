@@ -138,6 +138,7 @@ var KnownTables = map[string]TableDef{
 		Partition:  []PartitionField{{"feature_name", iceberg.IdentityTransform{}}, {ColTimestamp, iceberg.DayTransform{}}},
 		TimeColumn: ColTimestamp,
 	},
+	LabelsTable: LabelTable,
 }
 
 func parseInt64(s string) int64 {

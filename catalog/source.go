@@ -43,6 +43,7 @@ type SourceRequest struct {
 // same as time < Start). The caller releases Table.
 type SourceData struct {
 	Table      arrow.Table
+	TimeColumn string // the table's time column (TimeColumn): event_time, bar_end, ...
 	Warmup     []bool
 	WarmupRows int64
 }
@@ -77,10 +78,7 @@ func (w *Warehouse) ReadSource(ctx context.Context, req SourceRequest) (*SourceD
 	if err != nil {
 		return nil, err
 	}
-	timeCol := ColEventTime
-	if def, ok := KnownTables[req.Table]; ok {
-		timeCol = def.TimeColumn
-	}
+	timeCol := timeColumnOf(req.Table, tbl.Schema())
 	cols, err := projection(tbl.Schema(), req.Columns, timeCol)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", req.Table, err)
@@ -114,7 +112,7 @@ func (w *Warehouse) ReadSource(ctx context.Context, req SourceRequest) (*SourceD
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", req.Table, err)
 	}
-	data := &SourceData{Table: out, Warmup: make([]bool, out.NumRows())}
+	data := &SourceData{Table: out, TimeColumn: timeCol, Warmup: make([]bool, out.NumRows())}
 	if !req.Start.IsZero() {
 		startUS := req.Start.UnixMicro()
 		i := 0

@@ -69,3 +69,12 @@ func (w *Warehouse) RemoveStaged(ctx context.Context, tbl *table.Table, files []
 func BarScope(symbols []string, start, end time.Time) iceberg.BooleanExpression {
 	return TableQuery{Symbols: symbols, Start: start, End: end}.filterOn(ColBarEnd)
 }
+
+// TimeColumn is the time column of a warehouse table, by which its rows
+// are ordered, filtered and warmed up: event_time for trades, bar_end for
+// bar tables, timestamp for ft_features (see timeColumnOf). It is a
+// property of the table, so every reader of a source (fetches, batch
+// runs, shards) takes it from here rather than assuming event_time.
+func TimeColumn(tbl *table.Table) string {
+	return timeColumnOf(tableName(tbl), tbl.Schema())
+}

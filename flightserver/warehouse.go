@@ -164,6 +164,8 @@ func warehouseError(ctx context.Context, what string, err error) error {
 		return status.Errorf(codes.InvalidArgument, "%s: %v", what, err)
 	case errors.Is(err, catalog.ErrNoTable):
 		return status.Errorf(codes.NotFound, "%s: %v", what, err)
+	case errors.Is(err, catalog.ErrLabelsAsSource):
+		return status.Errorf(codes.InvalidArgument, "%s: %v", what, err)
 	case errors.As(err, &nf):
 		var lines []string
 		for _, st := range nf.Statuses {
