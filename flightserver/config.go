@@ -165,38 +165,52 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // overrides it. Defaults are applied last. Help goes to stderr.
 func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("fdag-flight", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A parse error is returned (and printed once, by the caller); the
+	// usage is printed on --help only, as fdag's commands do.
+	fs.SetOutput(io.Discard)
+	usage := func() {
+		fmt.Fprint(stderr, usageHead)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		fmt.Fprint(stderr, usageExamples)
+	}
+	fs.Usage = func() {}
 	var (
 		flagCfg    Config
 		tokens     stringList
 		configPath string
 	)
-	fs.StringVar(&flagCfg.Listen, "listen", DefaultListen, "address to serve on, HOST:PORT (port 0 picks a free port)")
-	fs.Var(&tokens, "auth-token", "bearer token accepted by the server (repeatable); none: auth off")
-	fs.StringVar(&flagCfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key enables TLS")
-	fs.StringVar(&flagCfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
-	fs.StringVar(&flagCfg.Project, "project", ".", "project directory (feature type YAML files)")
-	fs.StringVar(&configPath, "config", "", "YAML config file with the same settings (flags win)")
-	fs.IntVar(&flagCfg.MaxExchanges, "max-exchanges", DefaultMaxExchanges, "exchanges running at once; more are refused with RESOURCE_EXHAUSTED")
-	fs.IntVar(&flagCfg.MaxMessageBytes, "max-message-bytes", DefaultMaxMessageBytes, "largest gRPC message received or sent, in bytes")
-	fs.StringVar(&flagCfg.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.DurationVar(&flagCfg.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGINT/SIGTERM, how long in-flight calls may run before they are cancelled")
-	fs.IntVar(&flagCfg.MaxActions, "max-actions", DefaultMaxActions, "DoAction calls running at once; more are refused with RESOURCE_EXHAUSTED")
-	fs.IntVar(&flagCfg.MaxBatchRuns, "max-batch-runs", DefaultMaxBatchRuns, "run_batch actions (batch runs into ft_features) running at once; more are refused with RESOURCE_EXHAUSTED")
-	fs.IntVar(&flagCfg.MaxGets, "max-gets", DefaultMaxGets, "DoGet calls running at once; more are refused with RESOURCE_EXHAUSTED")
-	fs.IntVar(&flagCfg.MaxPuts, "max-puts", DefaultMaxPuts, "DoPut calls running at once; more are refused with RESOURCE_EXHAUSTED")
-	fs.IntVar(&flagCfg.MaxFlightInfos, "max-flight-infos", DefaultMaxFlightInfos, "GetFlightInfo calls running at once; more are refused with RESOURCE_EXHAUSTED")
-	fs.IntVar(&flagCfg.MaxEndpoints, "max-endpoints", DefaultMaxEndpoints, "endpoints one GetFlightInfo may return (symbols x shards); more is RESOURCE_EXHAUSTED")
-	fs.DurationVar(&flagCfg.MaxCompileTime, "max-compile-time", DefaultMaxCompileTime, "time one request may spend compiling its features; longer is RESOURCE_EXHAUSTED")
-	fs.Int64Var(&flagCfg.MaxStateBytes, "max-state-bytes", DefaultMaxStateBytes, "estimated window/lag state of one exchange, in bytes (grows with the rows seen); more is RESOURCE_EXHAUSTED")
-	fs.DurationVar(&flagCfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "an exchange or DoPut that receives nothing for this long is ended with DEADLINE_EXCEEDED")
-	fs.DurationVar(&flagCfg.KeepaliveTime, "keepalive-time", DefaultKeepaliveTime, "ping a connection idle for this long (gRPC keepalive)")
-	fs.DurationVar(&flagCfg.KeepaliveTimeout, "keepalive-timeout", DefaultKeepaliveTimeout, "close a connection whose keepalive ping is not answered within this")
+	fs.StringVar(&flagCfg.Listen, "listen", DefaultListen, "`HOST:PORT` to serve on (port 0 picks a free port; the first line of stdout says which)")
+	fs.Var(&tokens, "auth-token", "bearer `TOKEN` accepted by the server (repeatable); none: auth off")
+	fs.StringVar(&flagCfg.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key enables TLS")
+	fs.StringVar(&flagCfg.TLSKey, "tls-key", "", "TLS private key `FILE` (PEM)")
+	fs.StringVar(&flagCfg.Project, "project", ".", "project `DIR`: fdag.yaml (catalog settings), FeatureType YAML files and the embedded warehouse (must exist)")
+	fs.StringVar(&configPath, "config", "", "YAML config `FILE` with the same settings, keys with underscores (max_gets: 4); flags given win")
+	fs.IntVar(&flagCfg.MaxExchanges, "max-exchanges", DefaultMaxExchanges, "DoExchange calls (client.compute) running at once (`N`); more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxMessageBytes, "max-message-bytes", DefaultMaxMessageBytes, "largest gRPC message received or sent, in `BYTES` (a larger batch is RESOURCE_EXHAUSTED naming this flag)")
+	fs.StringVar(&flagCfg.LogLevel, "log-level", "info", "log `LEVEL` on stderr: debug, info, warn or error")
+	fs.DurationVar(&flagCfg.DrainTimeout, "drain-timeout", DefaultDrainTimeout, "on SIGINT/SIGTERM, how long (`D`, e.g. 30s) in-flight calls may run before they are cancelled")
+	fs.IntVar(&flagCfg.MaxActions, "max-actions", DefaultMaxActions, "DoAction calls (explain, validate, ...) running at once (`N`); more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxBatchRuns, "max-batch-runs", DefaultMaxBatchRuns, "run_batch actions (batch runs into ft_features) running at once (`N`); more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxGets, "max-gets", DefaultMaxGets, "DoGet calls (client.fetch, read_table) running at once (`N`); more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxPuts, "max-puts", DefaultMaxPuts, "DoPut calls (client.ingest) running at once (`N`); more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxFlightInfos, "max-flight-infos", DefaultMaxFlightInfos, "GetFlightInfo calls (planning a fetch) running at once (`N`); more are refused with RESOURCE_EXHAUSTED")
+	fs.IntVar(&flagCfg.MaxEndpoints, "max-endpoints", DefaultMaxEndpoints, "endpoints (`N`) one GetFlightInfo may return (symbols x shards); more is RESOURCE_EXHAUSTED")
+	fs.DurationVar(&flagCfg.MaxCompileTime, "max-compile-time", DefaultMaxCompileTime, "time (`D`) one request may spend compiling its features; longer is RESOURCE_EXHAUSTED")
+	fs.Int64Var(&flagCfg.MaxStateBytes, "max-state-bytes", DefaultMaxStateBytes, "estimated window/lag state of one exchange, in `BYTES` (grows with the rows seen); more is RESOURCE_EXHAUSTED")
+	fs.DurationVar(&flagCfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "an exchange or DoPut that receives nothing for this long (`D`) is ended with DEADLINE_EXCEEDED")
+	fs.DurationVar(&flagCfg.KeepaliveTime, "keepalive-time", DefaultKeepaliveTime, "ping a connection idle for this long (`D`; gRPC keepalive)")
+	fs.DurationVar(&flagCfg.KeepaliveTimeout, "keepalive-timeout", DefaultKeepaliveTimeout, "close a connection whose keepalive ping is not answered within this (`D`)")
 	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%w (fdag-flight --help lists the flags)", err)
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return Config{}, fmt.Errorf("unexpected arguments: %s (fdag-flight --help lists the flags)", strings.Join(fs.Args(), " "))
 	}
 	cfg := Config{}
 	if configPath != "" {
@@ -238,5 +252,36 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 		cfg.Project = "."
 	}
 	cfg = cfg.withDefaults()
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	// Serving a typo would open (and create) an empty warehouse there.
+	if st, err := os.Stat(cfg.Project); err != nil || !st.IsDir() {
+		return cfg, fmt.Errorf("--project %s: no such project directory (mkdir it for a new project, or fdag demo-data --project %s)", cfg.Project, cfg.Project)
+	}
+	return cfg, nil
 }
+
+const usageHead = `usage: fdag-flight [flags]
+
+Serves fdag over Arrow Flight (docs/flight.md): DoExchange computes features
+of the client's batches, DoGet fetches features or rows from the project's
+warehouse, DoPut ingests, DoAction explains, validates and runs batch runs.
+With no flags it serves the project in the current directory on
+127.0.0.1:8815, without auth or TLS. The first line of stdout is
+"listening on HOST:PORT"; logs go to stderr. SIGINT or SIGTERM drains
+in-flight calls for up to --drain-timeout. Every limit refuses a request
+past it with RESOURCE_EXHAUSTED naming the flag.
+
+flags:
+`
+
+const usageExamples = `
+examples:
+  fdag-flight                                    # ./ on 127.0.0.1:8815
+  fdag-flight --project ~/research --listen 127.0.0.1:0
+  fdag-flight --listen 0.0.0.0:8815 --auth-token "$FDAG_TOKEN" \
+      --tls-cert server.pem --tls-key server-key.pem
+  fdag-flight --config flight.yaml --log-level debug   # flight.yaml: listen: ..., max_gets: 4
+  fdag-flight --max-exchanges 8 --max-state-bytes 1073741824 --max-compile-time 5s
+`

@@ -1,6 +1,8 @@
 package flightserver
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,5 +55,41 @@ func TestParseFlagsErrors(t *testing.T) {
 		if _, err := ParseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// TestParseFlagsHelp: --help has a synopsis, examples and a described
+// placeholder for every flag (as fdag COMMAND --help), a parse error is
+// returned without the usage printed around it (it was printed twice),
+// and a --project that does not exist is refused before anything opens it.
+func TestParseFlagsHelp(t *testing.T) {
+	var help strings.Builder
+	if _, err := ParseFlags([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	out := help.String()
+	for _, want := range []string{"usage: fdag-flight [flags]", "examples:", "fdag-flight --project ~/research", "-listen HOST:PORT", "-auth-token TOKEN", "-max-gets N", "-idle-timeout D"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bare := range []string{" value\n", " string\n", " int\n", " duration\n", " int64\n"} {
+		if strings.Contains(out, bare) {
+			t.Errorf("a flag without a placeholder (%q) in:\n%s", strings.TrimSpace(bare), out)
+		}
+	}
+
+	var errOut strings.Builder
+	_, err := ParseFlags([]string{"--bogus"}, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "-bogus") || !strings.Contains(err.Error(), "fdag-flight --help") || errOut.Len() != 0 {
+		t.Errorf("bad flag: err %v, printed %q", err, errOut.String())
+	}
+
+	typo := filepath.Join(t.TempDir(), "projcet")
+	if _, err := ParseFlags([]string{"--project", typo}, io.Discard); err == nil || !strings.Contains(err.Error(), "no such project directory") {
+		t.Errorf("--project typo: %v", err)
+	}
+	if _, err := os.Stat(typo); !os.IsNotExist(err) {
+		t.Errorf("%s created: %v", typo, err)
 	}
 }

@@ -84,7 +84,7 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	mode := "streamed"
 	if errors.Is(err, errNotStreamable) {
 		mode = "in one go"
-		statuses, err = computeThenWrite(ctx, tbl, specs, opts, *output, stderr)
+		statuses, err = computeThenWrite(ctx, tbl, specs, opts, *output)
 	}
 	if err != nil {
 		return fmt.Errorf("compute %s: %w", *input, err)
@@ -106,14 +106,10 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // computeThenWrite computes the whole output, then writes it.
-func computeThenWrite(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts compute.Options, output string, stderr io.Writer) ([]compute.FeatureStatus, error) {
+func computeThenWrite(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts compute.Options, output string) ([]compute.FeatureStatus, error) {
 	res, err := compute.ComputeFeatures(ctx, specs, []compute.Frame{{Name: "input", Table: tbl}}, opts)
 	if err != nil {
-		var nf *compute.NoFeaturesError
-		if errors.As(err, &nf) {
-			printFailures(stderr, nf.Statuses)
-		}
-		return nil, err
+		return nil, err // a NoFeaturesError lists every feature's error itself
 	}
 	defer res.Release()
 	if err := tableio.Write(ctx, output, res.Table, tableio.WriteOptions{}); err != nil {

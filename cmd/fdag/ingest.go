@@ -56,7 +56,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		rename[source] = target
 	}
 	mem := memory.DefaultAllocator
-	w, err := catalog.OpenProject(ctx, *project, catalog.Options{Mem: mem})
+	w, err := openProject(ctx, *project, catalog.Options{Mem: mem})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -42,13 +41,8 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	// A read never creates a project: a typo in --project must fail
-	// before the embedded catalog is created there.
-	if st, err := os.Stat(*project); err != nil || !st.IsDir() {
-		return usagef("--project %s: no such project directory", *project)
-	}
 	mem := memory.DefaultAllocator
-	w, err := catalog.OpenProject(ctx, *project, catalog.Options{Mem: mem})
+	w, err := openProject(ctx, *project, catalog.Options{Mem: mem})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs fdag with args and returns the exit status, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, path, text string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestProjectTypoCreatesNothing: every command taking --project refuses a
+// directory that does not exist, once, with exit status 2, and leaves
+// nothing behind (opening the embedded catalog used to create
+// TYPO/.fdag on the way to failing; explain and compute ignored the
+// typo). Each command gets arguments valid up to the project.
+func TestProjectTypoCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	input := writeFile(t, filepath.Join(dir, "in.csv"), "event_time,symbol,trade_price\n2024-01-02T00:00:00Z,A,1\n")
+	shard := writeFile(t, filepath.Join(dir, "shard.json"),
+		`{"run":"7797714db36a219e","symbol":"A","start":"2024-01-02T00:00:00Z","end":"2024-01-03T00:00:00Z","features":[{"name":"a","formula":"log(close)"}]}`)
+	commit := writeFile(t, filepath.Join(dir, "commit.json"),
+		`{"plan":{"run":"7797714db36a219e","shards":[{"run":"7797714db36a219e","symbol":"A","features":[{"name":"a","formula":"log(close)"}]}]},"outcomes":[]}`)
+	window := []string{"--symbols", "A", "--start", "2024-01-02", "--end", "2024-01-03"}
+	cases := map[string][]string{
+		"compute": {"--input", input, "--feature", "a=log(close)", "--output", filepath.Join(dir, "out.csv")},
+		"explain": {"log(close)"},
+		"ingest":  {input},
+		"run":     append([]string{"--feature", "a=log(close)"}, window...),
+		"plan":    append([]string{"--feature", "a=log(close)"}, window...),
+		"shard":   {"--config", shard},
+		"lease":   {"--run", "7797714db36a219e"},
+		"commit":  {commit},
+		"bars":    append([]string{"--kinds", "tick:5"}, window...),
+		"read":    {"--list"},
+		"gc":      {},
+	}
+	for _, c := range commands {
+		args, ok := cases[c.name]
+		if !ok {
+			if c.name != "demo-data" { // demo-data --project creates a project
+				t.Errorf("command %s: no case (add one)", c.name)
+			}
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			typo := filepath.Join(dir, "projcet-"+c.name)
+			code, _, stderr := runCLI(t, append([]string{c.name, "--project", typo}, args...)...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr)
+			}
+			want := "--project " + typo + ": no such project directory"
+			if n := strings.Count(stderr, want); n != 1 {
+				t.Errorf("stderr has %q %d times, want once:\n%s", want, n, stderr)
+			}
+			if _, err := os.Stat(typo); !os.IsNotExist(err) {
+				t.Errorf("%s was created (%v)", typo, err)
+			}
+		})
+	}
+}
+
+// TestErrorsPrintedOnce: a bad flag is reported once (the flag package
+// printed it, then the usage, then run printed it again), and a request
+// whose every feature fails lists each error once.
+func TestErrorsPrintedOnce(t *testing.T) {
+	code, _, stderr := runCLI(t, "compute", "--bogus")
+	if code != exitUsage || strings.Count(stderr, "flag provided but not defined: -bogus") != 1 {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "fdag compute --help lists the flags") || strings.Contains(stderr, "examples:") {
+		t.Errorf("a flag error should point to --help, not print the usage:\n%s", stderr)
+	}
+	code, _, stderr = runCLI(t, "compute", "--help")
+	if code != 0 || !strings.Contains(stderr, "examples:") || !strings.Contains(stderr, "-input FILE") {
+		t.Errorf("--help: exit %d, stderr:\n%s", code, stderr)
+	}
+
+	dir := t.TempDir()
+	input := writeFile(t, filepath.Join(dir, "in.csv"), "event_time,symbol,trade_price\n2024-01-02T00:00:00Z,A,1\n")
+	code, _, stderr = runCLI(t, "compute", "--project", dir, "--input", input, "--feature", "a=lgo(close)", "--output", filepath.Join(dir, "o.csv"))
+	if code != exitFailure || strings.Count(stderr, `unknown function "lgo"`) != 1 {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
