@@ -21,7 +21,7 @@ import (
 // of two features comes back as all of one, then all of the other.
 func readOrder(timeCol string, sc *arrow.Schema) []string {
 	var keys []string
-	for _, k := range []string{timeCol, ColSymbol, ColSeq, ColTradeID, "feature_name"} {
+	for _, k := range []string{timeCol, ColSymbol, ColSeq, ColTradeID, "feature_name", "label_spec"} {
 		if sc.HasField(k) && !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}

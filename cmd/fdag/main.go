@@ -6,6 +6,7 @@
 //	fdag ingest    [--table T] [--project DIR] FILE...
 //	fdag run       --project DIR --features FILE --symbols A,B --start T --end T
 //	fdag bars      --project DIR --kinds tick:500,time:1m --symbols A,B --start DAY --end DAY
+//	fdag labels    --project DIR --methods fixed_horizon:h=10,... --symbols A,B --start DAY --end DAY [--source T]
 //	fdag gc        [--project DIR] [--dry-run] [--expire-snapshots D]
 //	fdag plan      --project DIR --features FILE --symbols A,B --start T --end T  (a distributed run)
 //	fdag shard     --project DIR < SHARD.json
@@ -49,6 +50,7 @@ var commands = []command{
 	{"lease", "hold a distributed run's lease until stdin closes (gc keeps its files)", runLease},
 	{"commit", "commit the staged files of a distributed run in one transaction", runCommit},
 	{"bars", "compute bar tables (time, tick, volume, dollar, imbalance, run) from the trades", runBars},
+	{"labels", "label events (trades or bars) into cdm_labels: fixed horizon, triple barrier, meta, trend scan, cross-section", runLabels},
 	{"read", "export rows of a warehouse table (or --list the tables)", runRead},
 	{"gc", "remove staged files of dead runs and unreferenced files; expire old snapshots", runGC},
 }
