@@ -105,7 +105,7 @@ func BenchmarkEwm(b *testing.B) {
 
 // BenchmarkRollingFamilies measures the newer rolling aggregates at
 // w = 20, 1000 and 10000 rows: O(1) amortised per row means ns/row does
-// not grow with w.
+// not grow with w; median and rank (O(log w)) grow with log w.
 func BenchmarkRollingFamilies(b *testing.B) {
 	x, xy := []Col{benchData.x}, []Col{benchData.x, benchData.y}
 	for _, w := range []int{20, 1000, 10000} {
@@ -121,6 +121,10 @@ func BenchmarkRollingFamilies(b *testing.B) {
 			{"argmax", NewRollingArgExtreme(true, w, 0, w), x},
 			{"count", NewRollingCount(w, 0), x},
 			{"median", NewRollingQuantile(0.5, w, 0, w), x},
+			{"skew", NewRolling(AggSkew, w, 0, w), x},
+			{"kurt", NewRolling(AggKurt, w, 0, w), x},
+			{"wma", NewRollingWMA(w, 0, w), x},
+			{"rank", NewRollingRank(w, 0, w), x},
 		} {
 			b.Run(fmt.Sprintf("%s/rows=%d", c.name, w), func(b *testing.B) { benchOp(b, c.f, c.in, false) })
 		}

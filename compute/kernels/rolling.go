@@ -75,7 +75,9 @@ const (
 	AggStd
 	AggMin
 	AggMax
-	AggVar // sample variance (ddof = 1)
+	AggVar  // sample variance (ddof = 1)
+	AggSkew // sample skewness, bias-corrected (pandas' skew; Polars bias=False)
+	AggKurt // sample excess kurtosis, bias-corrected (pandas' kurt; Polars fisher=True, bias=False)
 )
 
 // cancelTol is the r below which a variance is recomputed (see above).
@@ -88,7 +90,7 @@ func NewRolling(agg Agg, rows int, dur int64, minSamples int) Factory {
 	checkWindow(rows, dur)
 	minSamples = max(minSamples, 1)
 	switch agg {
-	case AggSum, AggMean, AggStd, AggVar:
+	case AggSum, AggMean, AggStd, AggVar, AggSkew, AggKurt:
 		return driven(rows, dur, false, minSamples, func(w *window) windowAgg {
 			return &momentsAgg{win: w, agg: agg}
 		})
@@ -233,87 +235,58 @@ func (a *csum) val() float64 { return a.s + a.c }
 // isFinite reports whether x is neither NaN nor ±Inf.
 func isFinite(x float64) bool { return x-x == 0 }
 
-// momentsAgg computes rolling sum, mean and std.
+// momentsAgg computes rolling sum, mean, std, var, skew and kurt.
 type momentsAgg struct {
 	win *window
 	agg Agg
 
-	k          float64 // shift K
-	s1, s2     csum    // sum of d and d*d, d = x - K, over finite values
-	nf         int     // finite values in the window
-	nan        int     // NaNs in the window
-	pinf, ninf int     // +Inf and -Inf in the window
+	k      float64 // shift K
+	s1, s2 csum    // sum of d and d*d, d = x - K, over finite values
+	s3, s4 csum    // sum of d^3 and d^4 (skew and kurt only)
+	nf     int     // finite values in the window
+	specials
 }
 
-func (m *momentsAgg) enter(s int, _ int64) { m.add(m.win.v[s], m.squares()) }
-func (m *momentsAgg) leave(s int, _ int64) { m.remove(m.win.v[s], m.squares()) }
-
-// squares reports whether the aggregate needs the sum of squares (and so
-// the shift K).
-func (m *momentsAgg) squares() bool { return m.agg == AggStd || m.agg == AggVar }
-
-// settle rebases once the window has been fully replaced since the last
-// rebase (see the file comment).
-func (m *momentsAgg) settle() {
-	if w := m.win; w.evictions > 0 && w.evictions >= w.n {
-		m.rebase(m.squares())
-	}
+// specials counts the NaNs and infinities of a window, which the moment
+// sums leave out.
+type specials struct {
+	nan        int // NaNs in the window
+	pinf, ninf int // +Inf and -Inf in the window
 }
 
-func (m *momentsAgg) add(v float64, sq bool) {
-	if !isFinite(v) {
-		m.countSpecial(v, 1)
-		return
-	}
-	if m.nf == 0 {
-		m.s1, m.s2 = csum{}, csum{}
-		if sq {
-			m.k = v
-		}
-	}
-	m.nf++
-	d := v - m.k
-	m.s1.add(d)
-	if sq {
-		m.s2.add(d * d)
-	}
-}
-
-func (m *momentsAgg) remove(v float64, sq bool) {
-	if !isFinite(v) {
-		m.countSpecial(v, -1)
-		return
-	}
-	m.nf--
-	if m.nf == 0 {
-		m.s1, m.s2 = csum{}, csum{}
-		return
-	}
-	d := v - m.k
-	m.s1.add(-d)
-	if sq {
-		m.s2.add(-(d * d))
-	}
-}
-
-func (m *momentsAgg) countSpecial(v float64, by int) {
+// count adds by (+1 or -1) for the non-finite value v.
+func (c *specials) count(v float64, by int) {
 	switch {
 	case v != v:
-		m.nan += by
+		c.nan += by
 	case v > 0:
-		m.pinf += by
+		c.pinf += by
 	default:
-		m.ninf += by
+		c.ninf += by
 	}
 }
 
-// rebase recomputes K, S1 and S2 from the ring (see the file comment).
-func (m *momentsAgg) rebase(sq bool) {
-	m.win.evictions = 0
-	if m.nf == 0 {
-		return
+func (c *specials) any() bool { return c.nan+c.pinf+c.ninf > 0 }
+
+// sumRule is the sum or mean of a window holding specials (positive
+// weights): NaN for a NaN or both infinities, else the infinity; ok is
+// false when there are none.
+func (c *specials) sumRule() (v float64, ok bool) {
+	switch {
+	case c.nan > 0 || (c.pinf > 0 && c.ninf > 0):
+		return math.NaN(), true
+	case c.pinf > 0:
+		return math.Inf(1), true
+	case c.ninf > 0:
+		return math.Inf(-1), true
 	}
-	w := m.win
+	return 0, false
+}
+
+// finiteMean is the mean of the window's nf > 0 finite non-null values, in
+// two passes (about the first of them, then the mean of the differences),
+// so it keeps the digits of prices near 1e5: the K of a rebase.
+func (w *window) finiteMean(nf int) float64 {
 	k0, seen := 0.0, false
 	var a csum
 	for j := 0; j < w.n; j++ {
@@ -325,19 +298,88 @@ func (m *momentsAgg) rebase(sq bool) {
 			a.add(v - k0)
 		}
 	}
+	return k0 + a.val()/float64(nf)
+}
+
+func (m *momentsAgg) enter(s int, _ int64) { m.add(m.win.v[s], m.squares()) }
+func (m *momentsAgg) leave(s int, _ int64) { m.remove(m.win.v[s], m.squares()) }
+
+// squares reports whether the aggregate needs the sum of squares (and so
+// the shift K).
+func (m *momentsAgg) squares() bool { return m.agg != AggSum && m.agg != AggMean }
+
+// higher reports whether the aggregate needs the third and fourth powers.
+func (m *momentsAgg) higher() bool { return m.agg == AggSkew || m.agg == AggKurt }
+
+// resetSums sets every sum to an exact zero.
+func (m *momentsAgg) resetSums() { m.s1, m.s2, m.s3, m.s4 = csum{}, csum{}, csum{}, csum{} }
+
+// addPowers adds sign*d to S1 and, as needed, sign*d^p to the others.
+func (m *momentsAgg) addPowers(d, sign float64, sq bool) {
+	m.s1.add(sign * d)
+	if !sq {
+		return
+	}
+	d2 := d * d
+	m.s2.add(sign * d2)
+	if m.higher() {
+		m.s3.add(sign * d2 * d)
+		m.s4.add(sign * d2 * d2)
+	}
+}
+
+// settle rebases once the window has been fully replaced since the last
+// rebase (see the file comment).
+func (m *momentsAgg) settle() {
+	if w := m.win; w.evictions > 0 && w.evictions >= w.n {
+		m.rebase(m.squares())
+	}
+}
+
+func (m *momentsAgg) add(v float64, sq bool) {
+	if !isFinite(v) {
+		m.count(v, 1)
+		return
+	}
+	if m.nf == 0 {
+		m.resetSums()
+		if sq {
+			m.k = v
+		}
+	}
+	m.nf++
+	m.addPowers(v-m.k, 1, sq)
+}
+
+func (m *momentsAgg) remove(v float64, sq bool) {
+	if !isFinite(v) {
+		m.count(v, -1)
+		return
+	}
+	m.nf--
+	if m.nf == 0 {
+		m.resetSums()
+		return
+	}
+	m.addPowers(v-m.k, -1, sq)
+}
+
+// rebase recomputes K, S1 and S2 from the ring (see the file comment).
+func (m *momentsAgg) rebase(sq bool) {
+	m.win.evictions = 0
+	if m.nf == 0 {
+		return
+	}
+	w := m.win
 	m.k = 0
 	if sq {
-		m.k = k0 + a.val()/float64(m.nf)
+		m.k = w.finiteMean(m.nf)
 	}
-	m.s1, m.s2 = csum{}, csum{}
+	m.resetSums()
 	for j := 0; j < w.n; j++ {
 		s := (w.head + j) & w.mask
 		if v := w.v[s]; w.ok[s] && isFinite(v) {
-			d := v - m.k
-			m.s1.add(d)
-			if sq {
-				m.s2.add(d * d)
-			}
+			m.addPowers(v-m.k, 1, sq)
 		}
 	}
 }
@@ -347,13 +389,8 @@ func (m *momentsAgg) result() (float64, bool) {
 	cnt := m.nf + m.nan + m.pinf + m.ninf
 	switch m.agg {
 	case AggSum, AggMean:
-		switch {
-		case m.nan > 0 || (m.pinf > 0 && m.ninf > 0):
-			return math.NaN(), true
-		case m.pinf > 0:
-			return math.Inf(1), true
-		case m.ninf > 0:
-			return math.Inf(-1), true
+		if v, ok := m.sumRule(); ok {
+			return v, true
 		}
 		fn := float64(m.nf)
 		if m.agg == AggMean {
@@ -363,17 +400,71 @@ func (m *momentsAgg) result() (float64, bool) {
 		pe := math.FMA(fn, m.k, -p)
 		return p + (pe + m.s1.val()), true
 	}
-	// AggStd, AggVar
-	if cnt < 2 {
+	// AggStd, AggVar, AggSkew, AggKurt: null below 2, 3 and 4 values.
+	if cnt < m.fewest() {
 		return 0, false
 	}
-	if m.nan > 0 || m.pinf > 0 || m.ninf > 0 {
+	if m.any() {
 		return math.NaN(), true
 	}
-	if m.agg == AggVar {
+	switch m.agg {
+	case AggVar:
 		return m.variance(), true
+	case AggSkew, AggKurt:
+		return m.shape(), true
 	}
 	return math.Sqrt(m.variance()), true
+}
+
+// fewest is the number of values below which std/var, skew and kurt are
+// null.
+func (m *momentsAgg) fewest() int {
+	switch m.agg {
+	case AggSkew:
+		return 3
+	case AggKurt:
+		return 4
+	}
+	return 2
+}
+
+// skewTol is the share of S2 that must survive the centring for skew and
+// kurt: below it (the window's mean more than about 4 standard deviations
+// from K) the sums are rebased. The fourth moment centres four terms of
+// size up to mu^4, so its relative error grows as (mu/sigma)^4 * eps; this
+// bound keeps that under about 250 eps (6e-14). A tighter bound rebased
+// every few rows of a trending series at w = 20. A rebased window has
+// mu ~ 0, so the guard cannot fire row after row.
+const skewTol = 1.0 / 16
+
+// shape returns the bias-corrected sample skewness G1 or excess kurtosis
+// G2 of the nf >= 3 (4) finite values, from the central moments
+// m_p = sum (x - mean)^p / n:
+//
+//	G1 = sqrt(n (n-1)) / (n-2) * m3 / m2^1.5
+//	G2 = (n-1) / ((n-2) (n-3)) * ((n+1) m4 / m2^2 - 3 (n-1))
+//
+// as pandas' rolling skew/kurt and Polars' with bias=False. A window of
+// equal values (m2 = 0) gives NaN (pandas returns 0 and -3 there).
+func (m *momentsAgg) shape() float64 {
+	fn := float64(m.nf)
+	s2 := m.s2.val()
+	if s2 > 0 && s2-m.s1.val()*m.s1.val()/fn < skewTol*s2 {
+		m.rebase(true)
+	}
+	mu := m.s1.val() / fn
+	p2, p3, p4 := m.s2.val()/fn, m.s3.val()/fn, m.s4.val()/fn
+	mu2 := mu * mu
+	m2 := p2 - mu2
+	if !(m2 > 0) {
+		return math.NaN()
+	}
+	if m.agg == AggSkew {
+		m3 := p3 - 3*mu*p2 + 2*mu2*mu
+		return math.Sqrt(fn*(fn-1)) / (fn - 2) * m3 / (m2 * math.Sqrt(m2))
+	}
+	m4 := p4 - 4*mu*p3 + 6*mu2*p2 - 3*mu2*mu2
+	return (fn - 1) / ((fn - 2) * (fn - 3)) * ((fn+1)*m4/(m2*m2) - 3*(fn-1))
 }
 
 // variance returns the sample variance of the nf >= 2 finite values.
@@ -392,7 +483,7 @@ func (m *momentsAgg) variance() float64 {
 // RegisterRolling adds the rolling window kernels.
 func RegisterRolling(r *Registry) {
 	for name, agg := range map[string]Agg{"rolling_sum": AggSum, "rolling_mean": AggMean, "rolling_std": AggStd,
-		"rolling_var": AggVar, "rolling_min": AggMin, "rolling_max": AggMax} {
+		"rolling_var": AggVar, "rolling_min": AggMin, "rolling_max": AggMax, "rolling_skew": AggSkew, "rolling_kurt": AggKurt} {
 		r.Add(name, windowed(func(p formula.Params) Factory {
 			return NewRolling(agg, p.Window.Rows, p.Window.Dur, p.MinSamples)
 		}))
@@ -417,6 +508,12 @@ func RegisterRolling(r *Registry) {
 	}))
 	r.Add("rolling_quantile", windowed(func(p formula.Params) Factory {
 		return NewRollingQuantile(p.Q, p.Window.Rows, p.Window.Dur, p.MinSamples)
+	}))
+	r.Add("rolling_rank", windowed(func(p formula.Params) Factory {
+		return NewRollingRank(p.Window.Rows, p.Window.Dur, p.MinSamples)
+	}))
+	r.Add("rolling_wma", windowed(func(p formula.Params) Factory {
+		return NewRollingWMA(p.Window.Rows, p.Window.Dur, p.MinSamples)
 	}))
 	r.Add("rolling_count", windowed(func(p formula.Params) Factory {
 		return NewRollingCount(p.Window.Rows, p.Window.Dur)

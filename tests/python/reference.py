@@ -84,12 +84,70 @@ def _cov(x: np.ndarray, y: np.ndarray) -> float:
         return float(((x - x.mean()) * (y - y.mean())).sum() / (len(x) - 1))
 
 
+def _shape(x: np.ndarray, p: int) -> float | None:
+    """Bias-corrected sample skewness (p = 3, G1) or excess kurtosis (p = 4,
+    G2) as pandas computes them; None below p values, NaN for a constant
+    window or one holding NaN/Inf. Two passes about the first value: x - x0
+    is exact for prices, so the central moments keep their digits."""
+    n = len(x)
+    if n < p:
+        return None
+    if not np.isfinite(x).all():
+        return math.nan
+    d = x - x[0]
+    e = d - d.mean()
+    m2 = (e * e).mean()
+    if m2 == 0:
+        return math.nan
+    if p == 3:
+        return math.sqrt(n * (n - 1)) / (n - 2) * (e ** 3).mean() / m2 ** 1.5
+    return (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * (e ** 4).mean() / m2 ** 2 - 3 * (n - 1))
+
+
+def _rank(x: np.ndarray, cur: float) -> float:
+    """Average rank of cur among x (cur included) over len(x); NaN is the
+    largest value and equals NaN (Polars)."""
+    nan = np.isnan(x)
+    if math.isnan(cur):
+        lt, eq = int((~nan).sum()), int(nan.sum())
+    else:
+        fin = x[~nan]
+        lt, eq = int((fin < cur).sum()), int((fin == cur).sum())
+    return (lt + (eq + 1) / 2) / len(x)
+
+
+def _var(x: np.ndarray) -> float | None:
+    if len(x) < 2:
+        return None
+    if not np.isfinite(x).all():
+        return math.nan
+    d = x - x[0]
+    return float(((d - d.mean()) ** 2).sum() / (len(x) - 1))
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """Linear between the nearest ranks, NaN sorting largest (np.sort puts
+    NaN last), as fdag and Polars' interpolation='linear'."""
+    v = np.sort(x)
+    pos = q * (len(v) - 1)
+    k = math.floor(pos)
+    if pos == k:
+        return float(v[k])
+    return float(v[k] + (v[k + 1] - v[k]) * (pos - k))
+
+
 _REDUCE = {
     "mean": lambda v: float(v.mean()),
     "sum": lambda v: float(v.sum()),
     "min": lambda v: float(np.nan if np.isnan(v).any() else v.min()),
     "max": lambda v: float(np.nan if np.isnan(v).any() else v.max()),
     "std": lambda v: None if len(v) < 2 else _std(v),
+    "var": _var,
+    "median": lambda v: _quantile(v, 0.5),
+    "q90": lambda v: _quantile(v, 0.9),
+    "count": lambda v: float(len(v)),
+    "skew": lambda v: _shape(v, 3),
+    "kurt": lambda v: _shape(v, 4),
 }
 
 
@@ -121,7 +179,14 @@ def loop_rolling(sorted_df: pl.DataFrame, how: str, x: pl.Series, window: int | 
             if keep.sum() < min_samples:
                 continue
             xs = xv[lo:i + 1][keep]
-            if how in ("corr", "cov"):
+            if how == "wma":
+                # Weights 1..n by position in the window, nulls included.
+                w = (np.flatnonzero(keep) + 1).astype(float)
+                with np.errstate(invalid="ignore"):
+                    out[i] = float((w * xs).sum() / w.sum())
+            elif how == "rank":
+                out[i] = _rank(xs, xv[i]) if valid[i] else None
+            elif how in ("corr", "cov"):
                 pair = _corr if how == "corr" else _cov
                 out[i] = None if len(xs) < 2 else pair(xs, yv[lo:i + 1][keep])
             else:

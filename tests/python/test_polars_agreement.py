@@ -9,7 +9,12 @@ References (see reference.py):
   rows with the same timestamp and fdag never does, so Polars is compared
   only on rows that are the last of their timestamp within their symbol;
   every row is then checked against a loop implementing fdag's rule.
-- rolling_median, rolling_quantile (interpolation="linear"), rolling_var and rolling_count (as a rolling sum of is_not_null): Polars;
+- rolling_median, rolling_quantile (interpolation="linear"), rolling_var and rolling_count (as a rolling sum of is_not_null): Polars,
+  rows and (rolling_*_by) durations;
+- rolling_rank: Polars' rolling_rank(method="average") over the non-null count, and a loop;
+  rolling_skew/kurt: Polars bias=False (rolling_skew, rolling_kurtosis; rolling() over time for
+  durations), and a two-pass loop about the first value for prices near 1e5;
+- rolling_wma: a loop (weights 1..n by position in the window);
   max/min (max_horizontal), clip, where (when/then/otherwise), fill_null.
 - rolling_std, rolling_corr and rolling_cov: a two-pass numpy loop (Polars' raw-moment
   corr can be off); std/corr of fewer than two values is null.
@@ -135,6 +140,27 @@ CASES = [
     Case("cov_1m", "rolling_cov(price, size, '1m')", loop("cov", "price", "1m", y="size")),
     Case("count_20", "rolling_count(price, 20)",
          per_symbol(P.is_not_null().cast(pl.Float64).rolling_sum(20, min_samples=1))),
+    # rank: Polars' average rank over the window's non-null count (Qlib's
+    # Rank and pandas' rank(pct=True) are the same number, see reference.py)
+    Case("rank_20", "rolling_rank(price, 20)",
+         per_symbol(P.rolling_rank(20) / P.is_not_null().cast(pl.Float64).rolling_sum(20, min_samples=1))),
+    Case("rank_50_1", "rolling_rank(size, 50, 1)",
+         per_symbol(S.rolling_rank(50, min_samples=1) / S.is_not_null().cast(pl.Float64).rolling_sum(50, min_samples=1))),
+    Case("rank_loop_20", "rolling_rank(price, 20)", loop("rank", "price", 20)),
+    Case("rank_1m", "rolling_rank(price, '1m')", loop("rank", "price", "1m")),
+    # wma: Polars has none (its weighted rolling_mean does not renormalise
+    # around nulls); a loop with weights 1..n by position.
+    Case("wma_20", "rolling_wma(price, 20)", loop("wma", "price", 20)),
+    Case("wma_10_3", "rolling_wma(size, 10, 3)", loop("wma", "size", 10, 3)),
+    Case("wma_30s", "rolling_wma(price, '30s')", loop("wma", "price", "30s")),
+    # skew/kurt: Polars with bias=False on sizes; a two-pass loop on prices
+    # (1e5 with tiny moves) and duration windows.
+    Case("skew_20", "rolling_skew(size, 20)", per_symbol(S.rolling_skew(20, bias=False))),
+    Case("kurt_30", "rolling_kurt(size, 30)", per_symbol(S.rolling_kurtosis(30, fisher=True, bias=False))),
+    Case("skew_loop_20", "rolling_skew(price, 20)", loop("skew", "price", 20)),
+    Case("kurt_loop_50_5", "rolling_kurt(price, 50, 5)", loop("kurt", "price", 50, 5)),
+    Case("skew_1m", "rolling_skew(price, '1m')", loop("skew", "price", "1m")),
+    Case("kurt_1m", "rolling_kurt(size, '1m')", loop("kurt", "size", "1m")),
     # duration windows, std/corr by loop on every row
     Case("std_1m", "rolling_std(price, '1m')", loop("std", "price", "1m")),
     Case("corr_5m", "rolling_corr(price, size, '5m')", loop("corr", "price", "5m", y="size")),
@@ -156,7 +182,7 @@ CASES = [
          lambda d: loop_rolling(d, "std", per_symbol(P.log() - P.shift(1).log())(d), 20)),
 ]
 
-# Duration windows of mean/sum/min/max: (name, formula, Polars fn, column, window, min_samples)
+# Duration windows (Polars rolling_*_by, or rolling() over time): (name, formula, Polars fn, column, window, min_samples)
 DURATION_CASES = [
     ("mean_1m", "rolling_mean(price, '1m')", "mean", "price", "1m", 1),
     ("mean_1m_5", "rolling_mean(price, '1m', 5)", "mean", "price", "1m", 5),
@@ -164,9 +190,31 @@ DURATION_CASES = [
     ("sum_500ms", "rolling_sum(size, '500ms')", "sum", "size", "500ms", 1),
     ("min_30s", "rolling_min(price, '30s')", "min", "price", "30s", 1),
     ("max_1m", "rolling_max(price, '1m')", "max", "price", "1m", 1),
+    ("var_1m", "rolling_var(price, '1m')", "var", "price", "1m", 1),
+    ("median_30s", "rolling_median(price, '30s')", "median", "price", "30s", 1),
+    ("median_1m_3", "rolling_median(size, '1m', 3)", "median", "size", "1m", 3),
+    ("quantile_1m_q9", "rolling_quantile(price, '1m', 0.9)", "q90", "price", "1m", 1),
+    ("skew_5m", "rolling_skew(size, '5m')", "skew", "size", "5m", 1),
+    ("kurt_5m", "rolling_kurt(size, '5m')", "kurt", "size", "5m", 1),
 ]
+
+
+def _by_time_ref(fn: str, x: pl.Expr, window: str, min_samples: int) -> Ref:
+    """Polars' rolling_*_by for fn (a reduce name of reference.py)."""
+    if fn == "q90":
+        return per_symbol(x.rolling_quantile_by(TIME, window_size=window, quantile=0.9, interpolation="linear",
+                                                min_samples=min_samples, closed="right"))
+    if fn in ("skew", "kurt"):  # Polars has no rolling_skew_by: rolling() over time
+        stat, fewest = (x.drop_nulls().skew(bias=False), 3) if fn == "skew" else (
+            x.drop_nulls().kurtosis(fisher=True, bias=False), 4)
+        return lambda d: d.rolling(TIME, period=window, closed="right", group_by=SYMBOL).agg(
+            stat.alias("v"), x.count().alias("n")).select(
+            pl.when(pl.col("n") >= max(fewest, min_samples)).then(pl.col("v")))["v"].cast(pl.Float64)
+    return by_time(fn, x, window, min_samples)
+
+
 for _name, _formula, _fn, _col, _w, _m in DURATION_CASES:
-    CASES.append(Case(_name, _formula, by_time(_fn, pl.col(_col), _w, _m), last_of_timestamp_only=True))
+    CASES.append(Case(_name, _formula, _by_time_ref(_fn, pl.col(_col), _w, _m), last_of_timestamp_only=True))
 
 ALIASES = ("--alias", "close=price", "--alias", "volume=size")
 
