@@ -183,6 +183,11 @@ func durationErr(name string, dt arrow.DataType) error {
 	case arrow.TIMESTAMP, arrow.DATE32:
 		return nil
 	}
+	if arrow.IsInteger(dt.ID()) {
+		// Epoch integers are the usual cause: say how to convert them.
+		return fmt.Errorf("duration windows need %q to be a timestamp, it is %s: integers order the rows but carry no unit; "+
+			"convert them (pandas: pd.to_datetime(df[%q], unit=\"ms\", utc=True); fdag compute and fdag ingest: --time-unit ms)", name, dt, name)
+	}
 	return fmt.Errorf("duration windows need %q to be a timestamp, it is %s", name, dt)
 }
 

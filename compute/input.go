@@ -145,7 +145,7 @@ func newTimeColumn(name string, arr arrow.Array) (*timeColumn, error) {
 	if arr.NullN() > 0 {
 		for i := range arr.Len() {
 			if arr.IsNull(i) {
-				return nil, &InputError{fmt.Errorf("time column %q is null at row %d (%d nulls); every row needs a time", name, i, arr.NullN())}
+				return nil, &InputError{&NullTimeError{Column: name, Row: int64(i), Nulls: arr.NullN()}}
 			}
 		}
 	}

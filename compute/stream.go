@@ -2,9 +2,12 @@ package compute
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -26,7 +29,14 @@ func (e *InputError) Unwrap() error { return e.Err }
 // sorted; across batches the stream cannot go back in time.
 type OutOfOrderError struct {
 	Symbol     string
-	Time, Last int64
+	Time, Last int64 // nanoseconds since the epoch (Timestamps), else the raw ordering key
+	Timestamps bool  // the time column is a timestamp: Time and Last print as ISO 8601
+	// Row is the first row of the symbol that goes back in time, counted
+	// from 0 over every batch of the stream (the user's row when the rows
+	// were sent in their own order); Batch counts from 1. Both are 0 when
+	// unknown.
+	Row   int64
+	Batch int
 }
 
 func (e *OutOfOrderError) Error() string {
@@ -34,7 +44,31 @@ func (e *OutOfOrderError) Error() string {
 	if sym == "" {
 		sym = "(all rows)"
 	}
-	return fmt.Sprintf("rows of symbol %s arrive out of time order: a batch starts at %d, before %d seen in an earlier batch; send each symbol's rows in time order", sym, e.Time, e.Last)
+	at := ""
+	if e.Batch > 0 {
+		at = fmt.Sprintf(" row %d (counting from 0 over the whole input; in batch %d)", e.Row, e.Batch)
+	}
+	return fmt.Sprintf("rows of symbol %s arrive out of time order:%s at %s is before %s, seen in an earlier batch; send each symbol's rows in time order",
+		sym, at, e.format(e.Time), e.format(e.Last))
+}
+
+func (e *OutOfOrderError) format(t int64) string {
+	if !e.Timestamps {
+		return strconv.FormatInt(t, 10)
+	}
+	return time.Unix(0, t).UTC().Format(time.RFC3339Nano)
+}
+
+// NullTimeError is a row without a time. Row counts from 0 over the whole
+// input (for a Stream, over every batch so far).
+type NullTimeError struct {
+	Column string
+	Row    int64
+	Nulls  int // in the batch (or table) holding Row
+}
+
+func (e *NullTimeError) Error() string {
+	return fmt.Sprintf("time column %q is null at row %d (counting from 0; %d null in its batch); every row needs a time", e.Column, e.Row, e.Nulls)
 }
 
 // Stream computes features over a sequence of record batches of one schema,
@@ -139,9 +173,7 @@ func (s *Stream) Process(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 	if !rec.Schema().Equal(s.input) {
 		return nil, &InputError{fmt.Errorf("batch %d has schema %s, which differs from the stream's first schema %s", s.batches+1, rec.Schema(), s.input)}
 	}
-	s.batches++
 	n := int(rec.NumRows())
-	s.rows += int64(n)
 	cols := map[string]*arrow.Chunked{}
 	col := func(name string) *arrow.Chunked {
 		arr := rec.Column(rec.Schema().FieldIndices(name)[0])
@@ -181,15 +213,17 @@ func (s *Stream) Process(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 			}
 		}
 		if first < st.last {
-			return nil, &OutOfOrderError{Symbol: symbol, Time: first, Last: st.last}
+			return nil, &OutOfOrderError{Symbol: symbol, Time: first, Last: st.last, Timestamps: s.timestamps()}
 		}
 		seen = append(seen, pending{symbol, st, last})
 		return st.ops, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.placeError(rec, err)
 	}
 	defer b.release()
+	s.batches++
+	s.rows += int64(n)
 	for _, p := range seen {
 		p.st.last = p.last
 		s.states[p.symbol] = p.st
@@ -217,4 +251,43 @@ func (s *Stream) Process(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 		a.Release()
 	}
 	return out, nil
+}
+
+// timestamps reports whether the time column holds instants (so that
+// errors print times in ISO 8601) rather than an integer ordering key.
+func (s *Stream) timestamps() bool {
+	id := s.input.Field(s.input.FieldIndices(s.opts.TimeColumn)[0]).Type.ID()
+	return id == arrow.TIMESTAMP || id == arrow.DATE32
+}
+
+// placeError turns the batch-relative place of an input error into the
+// user's: the row counted over the whole stream, and for rows going back
+// in time the first such row of the symbol (the check itself only sees
+// each symbol's earliest time).
+func (s *Stream) placeError(rec arrow.RecordBatch, err error) error {
+	var nt *NullTimeError
+	if errors.As(err, &nt) {
+		nt.Row += s.rows
+		return err
+	}
+	var ooo *OutOfOrderError
+	if !errors.As(err, &ooo) {
+		return err
+	}
+	times, terr := newTimeColumn(s.opts.TimeColumn, rec.Column(rec.Schema().FieldIndices(s.opts.TimeColumn)[0]))
+	if terr != nil {
+		return err
+	}
+	var ids []int32
+	var names []string
+	if idx := rec.Schema().FieldIndices(s.opts.SymbolColumn); len(idx) > 0 {
+		ids, names = symbolKeys(rec.Column(idx[0]))
+	}
+	for i, t := range times.ns {
+		if t < ooo.Last && (ids == nil || names[ids[i]] == ooo.Symbol) {
+			ooo.Time, ooo.Row, ooo.Batch = t, s.rows+int64(i), s.batches+1
+			break
+		}
+	}
+	return err
 }

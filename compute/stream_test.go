@@ -117,3 +117,100 @@ func TestStreamRejectsTimeGoingBack(t *testing.T) {
 		}
 	}
 }
+
+// timedBatch is a batch of (symbol, event_time in ms, trade_price) rows;
+// a negative time is null.
+func timedBatch(t *testing.T, mem memory.Allocator, syms []string, ms []int64) arrow.RecordBatch {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}, Nullable: true},
+		{Name: "symbol", Type: arrow.BinaryTypes.String},
+		{Name: "trade_price", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i, m := range ms {
+		if m < 0 {
+			b.Field(0).AppendNull()
+		} else {
+			b.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(m))
+		}
+		b.Field(1).(*array.StringBuilder).Append(syms[i])
+		b.Field(2).(*array.Float64Builder).Append(float64(i + 1))
+	}
+	return b.NewRecordBatch()
+}
+
+// TestStreamInputErrorsNameTheUsersRow: rows going back in time and a null
+// time are reported at the row of the whole input (not of the batch) with
+// times in ISO 8601, not raw nanoseconds (issue 10 item 5).
+func TestStreamInputErrorsNameTheUsersRow(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	specs := []ir.Spec{{Name: "m", Formula: "rolling_mean(close, 2)"}}
+	tests := []struct {
+		name   string
+		second []int64
+		want   string
+	}{
+		{"back in time", []int64{7000, 9000, 1500},
+			`rows of symbol A arrive out of time order: row 5 (counting from 0 over the whole input; in batch 2) at 1970-01-01T00:00:01.5Z is before 1970-01-01T00:00:06Z, seen in an earlier batch; send each symbol's rows in time order`},
+		{"null time", []int64{7000, -1, 8000},
+			`time column "event_time" is null at row 4 (counting from 0; 1 null in its batch); every row needs a time`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := timedBatch(t, mem, []string{"A", "B", "A"}, []int64{5000, 5500, 6000})
+			defer first.Release()
+			s, err := NewStream(specs, first.Schema(), Options{Mem: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := s.Process(context.Background(), first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Release()
+			second := timedBatch(t, mem, []string{"B", "A", "A"}, tt.second)
+			defer second.Release()
+			_, err = s.Process(context.Background(), second)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got  %v\nwant %s", err, tt.want)
+			}
+			var ie *InputError
+			var ooo *OutOfOrderError
+			if !errors.As(err, &ie) && !errors.As(err, &ooo) {
+				t.Errorf("%T is not an input error", err)
+			}
+			// The rejected batch left the stream as it was: the same batch,
+			// fixed, is accepted as the second one.
+			fixed := timedBatch(t, mem, []string{"B", "A", "A"}, []int64{7000, 7500, 8000})
+			defer fixed.Release()
+			out, err = s.Process(context.Background(), fixed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Release()
+		})
+	}
+}
+
+// TestIntegerTimeSaysHowToConvert: a duration window over an int64 time
+// column (epoch milliseconds, the usual case) says how to make it a
+// timestamp (issue 10 item 6).
+func TestIntegerTimeSaysHowToConvert(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "event_time", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "trade_price", Type: arrow.PrimitiveTypes.Float64},
+	}, nil)
+	_, err := NewStream([]ir.Spec{{Name: "m", Formula: "rolling_mean(close, '1s')"}}, schema, Options{})
+	var nf *NoFeaturesError
+	if !errors.As(err, &nf) {
+		t.Fatalf("err = %v", err)
+	}
+	want := `m: rolling_mean('1s'): duration windows need "event_time" to be a timestamp, it is int64: integers order the rows but carry no unit; ` +
+		`convert them (pandas: pd.to_datetime(df["event_time"], unit="ms", utc=True); fdag compute and fdag ingest: --time-unit ms)`
+	if got := nf.Statuses[0].Error; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -456,7 +456,13 @@ func (s *service) DoPut(stream flight.FlightService_DoPutServer) error {
 	}}
 	stats, err := wh.Ingest(ctx, name, src)
 	if err != nil {
-		return warehouseError(ctx, "DoPut into "+name, err)
+		// catalog's errors already say "ingest into TABLE"; the source's
+		// own name ("DoPut") adds nothing for the client, who sent it.
+		var se *catalog.SourceError
+		if ctx.Err() == nil && errors.As(err, &se) {
+			return status.Errorf(codes.InvalidArgument, "ingest into %s: %v", name, se.Err)
+		}
+		return warehouseError(ctx, "DoPut", err)
 	}
 	body, _ := json.Marshal(putSummary{Table: name, Rows: stats.Rows, Files: stats.Files, SnapshotID: stats.SnapshotID})
 	return stream.Send(&flight.PutResult{AppMetadata: body})

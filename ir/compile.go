@@ -254,6 +254,10 @@ func (c *compiler) prepare(i int, f *Feature) {
 			pr.err = err
 			return
 		}
+		if err := c.unmappedInputs(t, s); err != nil {
+			pr.err = err
+			return
+		}
 		// Positions of later errors refer to the instance's own text
 		// (the type's formula with this spec's inputs and values), which
 		// is what the user needs to see under the caret.
@@ -268,4 +272,39 @@ func (c *compiler) prepare(i int, f *Feature) {
 		return
 	}
 	pr.ast, pr.src = n, src
+}
+
+// unmappedInputs refuses a type instance whose spec leaves inputs unmapped
+// that name nothing of the input either. An unmapped input stands for the
+// column (alias, feature) of its own name; when there is none, resolving
+// it would point into the type's formula, which the user never wrote
+// ("r: 1:5: unknown identifier price"), instead of at the missing mapping.
+// Without known columns (explain without data) any name may be a column.
+func (c *compiler) unmappedInputs(t *FeatureType, s Spec) error {
+	if c.columns == nil {
+		return nil
+	}
+	var missing, example []string
+	for _, in := range t.Inputs {
+		if _, mapped := s.Inputs[in]; mapped {
+			continue
+		}
+		if _, isFeature := c.byName[in]; (isFeature && in != s.Name) || c.columns[in] {
+			continue
+		}
+		if _, isAlias := c.aliases[in]; isAlias {
+			continue // resolution reports an alias of a missing column itself
+		}
+		missing = append(missing, in)
+		example = append(example, fmt.Sprintf("%q: COLUMN", in))
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("feature type %s needs input %s, which the spec does not map and which is no column, alias or feature: give \"inputs\": {%s}",
+			t.Name, missing[0], example[0])
+	}
+	return fmt.Errorf("feature type %s needs inputs %s, which the spec does not map and which are no column, alias or feature: give \"inputs\": {%s}",
+		t.Name, strings.Join(missing, ", "), strings.Join(example, ", "))
 }

@@ -164,6 +164,18 @@ func TestErrors(t *testing.T) {
 			map[string]string{"r": `r: unknown feature type "log_retrun"; did you mean "log_return"?`}, nil},
 		{"unknown input", []Spec{{Name: "r", Type: "log_return", Inputs: map[string]string{"px": "close"}}}, Options{},
 			map[string]string{"r": `r: feature type log_return has no input "px" (inputs: price)`}, nil},
+		{"type without its inputs", []Spec{
+			{Name: "r", Type: "log_return", Params: map[string]any{"k": 5}},
+			{Name: "vw", Type: "vwap", Inputs: map[string]string{"size": "volume"}},
+			{Name: "pv", Type: "price_volume_corr"},
+			{Name: "ok", Type: "zscore", Params: map[string]any{"w": 3}}, // input x is a column
+		}, Options{SourceColumns: []string{"event_time", "trade_price", "trade_size", "x"}},
+			map[string]string{
+				"r":  `r: feature type log_return needs input price, which the spec does not map and which is no column, alias or feature: give "inputs": {"price": COLUMN}`,
+				"vw": `vw: feature type vwap needs input price, which the spec does not map and which is no column, alias or feature: give "inputs": {"price": COLUMN}`,
+				"pv": `pv: feature type price_volume_corr needs inputs price, size, which the spec does not map and which are no column, alias or feature: give "inputs": {"price": COLUMN, "size": COLUMN}`,
+				"ok": "",
+			}, nil},
 		{"unknown param", []Spec{{Name: "r", Type: "log_return", Params: map[string]any{"n": 3}}}, Options{},
 			map[string]string{"r": `r: feature type log_return has no param "n" (params: k)`}, nil},
 		{"bad param value", []Spec{{Name: "r", Type: "log_return", Inputs: map[string]string{"price": "close"}, Params: map[string]any{"k": 2.5}}}, Options{},

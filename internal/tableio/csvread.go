@@ -268,6 +268,17 @@ func readCSV(ctx context.Context, path string, mem memory.Allocator, opts ReadOp
 		}
 		recs = append(recs, rec)
 	}
+	for j, t := range types {
+		if t.intTime {
+			cols := make([]arrow.Array, len(recs))
+			for k, r := range recs {
+				cols[k] = r.Column(j)
+			}
+			if err := checkUnitRange(src.header[j], opts.TimeUnit, cols); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+	}
 	return array.NewTableFromRecords(schema, recs), nil
 }
 

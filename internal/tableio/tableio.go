@@ -199,8 +199,11 @@ func integerTimeToTimestamp(tbl arrow.Table, name string, unit arrow.TimeUnit) (
 	default:
 		return nil, fmt.Errorf("time column %q: a time unit needs an integer column, got %s", name, field.Type)
 	}
-	tsType := &arrow.TimestampType{Unit: unit, TimeZone: "UTC"}
 	old := tbl.Column(i).Data().Chunks()
+	if err := checkUnitRange(name, unitName(unit), old); err != nil {
+		return nil, err
+	}
+	tsType := &arrow.TimestampType{Unit: unit, TimeZone: "UTC"}
 	chunks := make([]arrow.Array, len(old))
 	for k, c := range old {
 		d := c.Data()

@@ -141,6 +141,11 @@ func TestReadIntegerTimeColumn(t *testing.T) {
 	if got := columnValues(back, 0); got[1] != int64(1582329602111) {
 		t.Errorf("values = %v", got)
 	}
+	// The same range check on Parquet's int64 column.
+	_, err = Read(context.Background(), pqPath, mem, ReadOptions{TimeColumn: "timestamp", TimeUnit: "s"})
+	if err == nil || !strings.Contains(err.Error(), "the values look like milliseconds: --time-unit ms gives 2020-02-22T00:00:02.111Z") {
+		t.Errorf("ms read as s: %v", err)
+	}
 
 	_, err = Read(context.Background(), csvPath, mem, ReadOptions{TimeColumn: "price", TimeUnit: "fortnight"})
 	if err == nil || !strings.Contains(err.Error(), "unknown time unit") {
@@ -166,6 +171,11 @@ func TestReadCSVErrors(t *testing.T) {
 		{"bad quote", "a,b\n1,\"2\n3,x\"y\n", ReadOptions{}, "trades.csv:3:"},
 		{"parse after inference", "a,price\n1,2.5\n2,3\n" + strings.Repeat("3,4\n", 13) + "4,abc\n",
 			ReadOptions{InferRows: 2}, `trades.csv:17: column "price": cannot parse "abc" as float64`},
+		{"milliseconds read as seconds", "ts,x\n1704164645123,1\n1704168245000,2\n", ReadOptions{TimeColumn: "ts", TimeUnit: "s"},
+			`trades.csv: time column "ts" read with time unit s spans 55972-10-29 to 55972-12-10, outside the years 1678-2262 a timestamp holds; ` +
+				`the values look like milliseconds: --time-unit ms gives 2024-01-02T03:04:05.123Z to 2024-01-02T04:04:05Z`},
+		{"nanoseconds read as microseconds", "ts,x\n1704164645123456789,1\n", ReadOptions{TimeColumn: "ts", TimeUnit: "us"},
+			`time column "ts" read with time unit us spans`},
 		{"float time column", "ts,x\n1.5,1\n", ReadOptions{TimeColumn: "ts", TimeUnit: "ms"},
 			`time column "ts": a time unit needs an integer column, got float64`},
 	}

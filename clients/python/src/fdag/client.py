@@ -16,7 +16,7 @@ import pyarrow.flight as flight
 from .errors import Cancelled, FdagError, InvalidRequest, ProtocolError, from_flight_error
 from .progress import ProgressLike, progress_bar
 from .carets import caret_statuses, carets_for
-from .frames import KeepLike, decode_dictionaries, from_pandas, keep_columns, with_kept
+from .frames import KeepLike, check_times, decode_dictionaries, from_pandas, keep_columns, with_kept
 from .narrow import narrow_to_wide
 from .notices import check_on_empty, check_read
 from .result import METADATA_KEY, ComputeResult, FeatureStatus, parse_statuses
@@ -644,6 +644,7 @@ class FeatureClient:
         original = None
         if isinstance(source, pa.Table):
             source = original = decode_dictionaries(source)
+            check_times(source, time_column, index)
             kept = keep_columns(source, keep, [s["name"] for s in command["features"]])
             if sort:
                 order = _sort_order(source, time_column, symbol_column)

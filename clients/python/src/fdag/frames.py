@@ -16,7 +16,7 @@ from typing import Any, List, Optional, Sequence, Union
 
 import pyarrow as pa
 
-__all__ = ["FrameInput", "from_pandas", "decode_dictionaries", "keep_columns", "KeepLike"]
+__all__ = ["FrameInput", "from_pandas", "decode_dictionaries", "keep_columns", "check_times", "KeepLike"]
 
 #: ``keep`` of compute: None (features only), "all", or column names.
 KeepLike = Union[None, str, Sequence[str]]
@@ -61,6 +61,31 @@ def decode_dictionaries(table: pa.Table) -> pa.Table:
             table = table.set_column(i, pa.field(f.name, f.type.value_type, f.nullable, f.metadata),
                                      table.column(i).cast(f.type.value_type))
     return table
+
+
+def check_times(table: pa.Table, time_column: str, index: Any = None) -> None:
+    """Raise :class:`fdag.InvalidRequest` when a row has no time (a pandas
+    ``NaT``, a null), naming the first such row of the caller's data (and
+    its index label), before sorting: the server sees the sorted rows and
+    could only name a row of those."""
+    if time_column not in table.column_names:
+        return
+    col = table.column(time_column)
+    if col.null_count == 0:
+        return
+    import pyarrow.compute as pc
+
+    from .errors import InvalidRequest
+
+    row = pc.index(pc.is_null(col), True).as_py()
+    label = ""
+    if index is not None and len(index) == table.num_rows:
+        label = f" (index {index[row]!r})"
+    raise InvalidRequest(
+        f"time column {time_column!r} is null (NaT) at row {row}{label}, counting from 0; "
+        f"{col.null_count} of {table.num_rows} rows have no time, and every row needs one "
+        f"(drop them: df.dropna(subset=[{time_column!r}]))"
+    )
 
 
 def keep_columns(source: pa.Table, keep: KeepLike, features: List[str]) -> List[str]:
