@@ -40,6 +40,9 @@ type StringLit struct {
 type Ident struct {
 	Name string
 	Pos  PosRange
+	// Field is set for a Qlib field, written $name (Syntax.Fields): it
+	// names a source column (or an alias of one), never another feature.
+	Field bool
 }
 
 // Arg is one argument of a call; Name is set for keyword arguments

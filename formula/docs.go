@@ -37,6 +37,8 @@ func MarkdownDocs() string {
 	b.WriteString("Formulas use Python expression syntax: numbers, column and feature names, duration strings\n")
 	b.WriteString("(`'5m'`, `\"500ms\"`, `'1h30m'`), calls with positional or keyword arguments (`lag(x, k=5)`),\n")
 	b.WriteString("unary `-`, `+ - * / **` and comparisons `< <= > >= == !=` (1.0 / 0.0). Comparisons do not chain.\n\n")
+	b.WriteString("Qlib's expressions (`Mean($close, 5) / $close`, all of Alpha158) are accepted too, with Qlib's own\n")
+	b.WriteString("semantics: see [the Qlib dialect](qlib.md), selected by `\"dialect\": \"qlib\"` or by a `$field`.\n\n")
 	b.WriteString("Argument kinds:\n\n")
 	for k := KindSeries; k < numKinds; k++ {
 		fmt.Fprintf(&b, "- **%s**: %s\n", k, kindDoc[k])

@@ -29,6 +29,7 @@ type token struct {
 	pos   PosRange
 	text  string // as written
 	str   string // unquoted value of a tString
+	field bool   // a tIdent written $name (Syntax.Fields); text is the name without $
 	num   float64
 	isInt bool
 }
@@ -50,8 +51,9 @@ func (t token) describe() string {
 
 // lexer is a value so the parser can look one token ahead by copying it.
 type lexer struct {
-	src string
-	off int
+	src    string
+	off    int
+	fields bool // accept $name identifiers (Syntax.Fields)
 }
 
 // unsupported gives a hint for characters that Python accepts but formulas
@@ -73,6 +75,7 @@ var unsupported = map[string]string{
 	";":  "a formula is one expression; \";\" is not allowed",
 	"#":  "comments are not supported in formulas",
 	"`":  "backquotes are not string delimiters; quote durations with ' or \"",
+	"$":  `$name is Qlib's field syntax: give the spec "dialect": "qlib" (docs/qlib.md)`,
 }
 
 // pythonKeywords cannot be identifiers in Python, so no formula written
@@ -159,19 +162,15 @@ func (l *lexer) next() (token, *Error) {
 	if isDigit(c) || (c == '.' && start+1 < len(src) && isDigit(src[start+1])) {
 		return l.lexNumber(start)
 	}
+	if c == '$' && l.fields {
+		return l.lexField(start)
+	}
 	r, size := utf8.DecodeRuneInString(src[start:])
 	if r == utf8.RuneError && size <= 1 {
 		return token{}, newError(PosRange{start, start + 1}, "invalid UTF-8 byte 0x%02x", c)
 	}
 	if isIdentStart(r) {
-		end := start + size
-		for end < len(src) {
-			r, n := utf8.DecodeRuneInString(src[end:])
-			if !isIdentPart(r) || (r == utf8.RuneError && n <= 1) {
-				break
-			}
-			end += n
-		}
+		end := identEnd(src, start+size)
 		l.off = end
 		return token{kind: tIdent, pos: PosRange{start, end}, text: src[start:end]}, nil
 	}
@@ -183,6 +182,29 @@ func (l *lexer) next() (token, *Error) {
 		return token{}, newError(pos, "unexpected character %q", string(r))
 	}
 	return token{}, newError(pos, "unexpected character %U", r)
+}
+
+// identEnd is the end of the identifier whose first rune ends at i.
+func identEnd(src string, i int) int {
+	for i < len(src) {
+		r, n := utf8.DecodeRuneInString(src[i:])
+		if !isIdentPart(r) || (r == utf8.RuneError && n <= 1) {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// lexField reads a Qlib field, $ glued to an identifier ($close).
+func (l *lexer) lexField(start int) (token, *Error) {
+	r, size := utf8.DecodeRuneInString(l.src[start+1:])
+	if !isIdentStart(r) || (r == utf8.RuneError && size <= 1) {
+		return token{}, newError(PosRange{start, start + 1}, "$ must be followed by a field name, as in $close")
+	}
+	end := identEnd(l.src, start+1+size)
+	l.off = end
+	return token{kind: tIdent, field: true, pos: PosRange{start, end}, text: l.src[start+1 : end]}, nil
 }
 
 // lexNumber reads Python's decimal literal forms: 20, 0.5, .5, 5., 1e-3.

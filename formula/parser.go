@@ -27,8 +27,19 @@ const (
 //	primary = number | string | ident [ "(" [ args ] ")" ] | "(" expr ")"
 //	args    = arg { "," arg } [ "," ]
 //	arg     = [ ident "=" ] expr             (no positional argument after a keyword one)
-func Parse(src string) (Node, error) {
-	n, err := parse(src)
+func Parse(src string) (Node, error) { return ParseSyntax(src, Syntax{}) }
+
+// Syntax selects variants of the surface syntax, for dialects that
+// translate into this language (formula/qlib).
+type Syntax struct {
+	// Fields accepts Qlib's field syntax: $close is an Ident with Field
+	// set and Name "close".
+	Fields bool
+}
+
+// ParseSyntax is Parse with the variants of s.
+func ParseSyntax(src string, s Syntax) (Node, error) {
+	n, err := parse(src, s)
 	if err != nil {
 		err.Src = src
 		return nil, err
@@ -40,7 +51,7 @@ func Parse(src string) (Node, error) {
 // with Src set. The result is nil only when the formula does not parse;
 // with check errors it still holds the tree.
 func Compile(src string) (*Checked, error) {
-	n, err := parse(src)
+	n, err := parse(src, Syntax{})
 	if err != nil {
 		err.Src = src
 		return nil, Errors{err}
@@ -52,11 +63,11 @@ func Compile(src string) (*Checked, error) {
 	return c, nil
 }
 
-func parse(src string) (Node, *Error) {
+func parse(src string, syn Syntax) (Node, *Error) {
 	if len(src) > MaxFormulaLen {
 		return nil, newError(PosRange{0, 0}, "formula is %d bytes long; the limit is %d", len(src), MaxFormulaLen)
 	}
-	p := &parser{lx: lexer{src: src}}
+	p := &parser{lx: lexer{src: src, fields: syn.Fields}}
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
@@ -232,16 +243,16 @@ func (p *parser) parsePrimary() (Node, *Error) {
 		}
 		return &StringLit{Value: t.str, Pos: t.pos}, nil
 	case tIdent:
-		if pythonKeywords[t.text] {
+		if pythonKeywords[t.text] && !t.field {
 			return nil, newError(t.pos, "%q is a Python keyword and is not supported in formulas", t.text)
 		}
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		if p.tok.kind == tLParen {
+		if p.tok.kind == tLParen && !t.field {
 			return p.parseCall(t)
 		}
-		return &Ident{Name: t.text, Pos: t.pos}, nil
+		return &Ident{Name: t.text, Pos: t.pos, Field: t.field}, nil
 	case tLParen:
 		if err := p.enter(t.pos); err != nil {
 			return nil, err

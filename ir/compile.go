@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/featuredag/fdag/formula"
+	"github.com/featuredag/fdag/formula/qlib"
 )
 
 // DefaultAliases are the column aliases of the original system: formulas
@@ -263,7 +264,13 @@ func (c *compiler) prepare(i int, f *Feature) {
 		// is what the user needs to see under the caret.
 		src = formula.Format(normalizeDurations(sub))
 	}
-	n, err := formula.Compile(src)
+	compile := formula.Compile
+	if s.Type == "" && s.FormulaDialect() == DialectQlib {
+		// Translated into fdag's tree at the positions of the Qlib text,
+		// so everything below (and every error) works as for fdag's own.
+		compile = qlib.Compile
+	}
+	n, err := compile(src)
 	if n != nil {
 		f.Canonical = formula.Format(normalizeDurations(n.Root))
 	}

@@ -39,6 +39,9 @@ func (c *compiler) findDeps(i int) {
 		return
 	}
 	walkIdents(pr.ast.Root, func(id *formula.Ident) {
+		if id.Field {
+			return // a Qlib $field names a column, never a feature
+		}
 		if j, ok := c.refersToFeature(i, id.Name); ok {
 			pr.deps = append(pr.deps, dep{feature: j, pos: id.Pos})
 		}

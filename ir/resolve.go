@@ -13,7 +13,7 @@ import (
 
 func (x *exprBuilder) ident(id *formula.Ident) (NodeID, *formula.Error) {
 	c := x.c
-	if j, ok := c.refersToFeature(x.self, id.Name); ok {
+	if j, ok := c.refersToFeature(x.self, id.Name); ok && !id.Field {
 		if other := c.shadowed(id.Name); other != "" {
 			// Both readings are plausible; picking one silently gave
 			// wrong numbers (a feature "close" changed every formula

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/featuredag/fdag/formula"
+	"github.com/featuredag/fdag/formula/qlib"
 )
 
 // Defaults of the optional spec keys (DESIGN.md, "Feature specs").
@@ -32,6 +33,28 @@ type Spec struct {
 	Params    map[string]any    `json:"params,omitempty" yaml:"params,omitempty"`
 	Version   string            `json:"version,omitempty" yaml:"version,omitempty"`     // default "v1.0"
 	Namespace string            `json:"namespace,omitempty" yaml:"namespace,omitempty"` // default "signal"
+	// Dialect is the language of Formula: "fdag" (the default) or "qlib"
+	// (Qlib's expressions, docs/qlib.md). Left empty, a formula with a
+	// $field is Qlib's.
+	Dialect string `json:"dialect,omitempty" yaml:"dialect,omitempty"`
+}
+
+// Dialects a spec may name.
+const (
+	DialectFdag = "fdag"
+	DialectQlib = qlib.Name
+)
+
+// FormulaDialect is the dialect Formula is written in: Dialect, or Qlib's
+// when it is empty and the formula has a $field.
+func (s Spec) FormulaDialect() string {
+	if s.Dialect == "" && qlib.Detect(s.Formula) {
+		return DialectQlib
+	}
+	if s.Dialect == "" {
+		return DialectFdag
+	}
+	return s.Dialect
 }
 
 // WithDefaults returns s with Version and Namespace filled in when empty.
@@ -61,6 +84,10 @@ func (s Spec) Validate() error {
 		// Silently ignoring them would hide a spec that meant to be a type
 		// instance.
 		return errors.New(`"inputs" and "params" apply only to a spec with a "type"`)
+	case s.Dialect != "" && s.Dialect != DialectFdag && s.Dialect != DialectQlib:
+		return fmt.Errorf(`unknown dialect %q (expected %q or %q)`, s.Dialect, DialectFdag, DialectQlib)
+	case s.Type != "" && s.Dialect == DialectQlib:
+		return errors.New(`"dialect": "qlib" applies to a "formula"; feature types are written in fdag's language`)
 	}
 	return nil
 }
@@ -176,7 +203,7 @@ func parseSpecsYAML(data []byte) ([]Spec, error) {
 	return specs, nil
 }
 
-var specKeys = []string{"name", "formula", "type", "inputs", "params", "version", "namespace"}
+var specKeys = []string{"name", "formula", "type", "inputs", "params", "version", "namespace", "dialect"}
 
 // mappingValue returns the value of key in a YAML mapping, or nil.
 func mappingValue(m *yaml.Node, key string) *yaml.Node {

@@ -96,7 +96,7 @@ features:
 func TestParseSpecsErrors(t *testing.T) {
 	tests := []struct{ format, data, want string }{
 		{"json", `[{"name": "x", "formla": "close"}]`, `json: unknown field "formla"`},
-		{"yaml", "- name: x\n  formla: close\n", `line 2: unknown key "formla" (expected one of name, formula, type, inputs, params, version, namespace)`},
+		{"yaml", "- name: x\n  formla: close\n", `line 2: unknown key "formla" (expected one of name, formula, type, inputs, params, version, namespace, dialect)`},
 		{"yaml", "name: x\n", `expected a list of specs or a mapping with "features"`},
 		{"json", `{"name": "x"}`, `expected a list of specs or an object with "features"`},
 		{"toml", `x`, `unknown spec format "toml" (expected json or yaml)`},

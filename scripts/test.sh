@@ -41,8 +41,17 @@ make_venv "$MLFINPY_VENV"
 "$MLFINPY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/mlfinpy/requirements.txt
 export FDAG_MLFINPY_PYTHON="$MLFINPY_VENV/bin/python"
 
+step "qlib venv (Qlib's own engine, the reference of the Qlib dialect; a venv of its own)"
+# pyqlib's declared requirements pull lightgbm, cvxpy, gym, jupyter and full
+# mlflow, none of which its expression engine needs: pyqlib without them,
+# then what qlib.init and qlib.data.D import (tests/qlib/requirements.txt).
+QLIB_VENV="${QLIB_VENV:-$ROOT/.venv-qlib}"
+make_venv "$QLIB_VENV"
+"$QLIB_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps pyqlib==0.9.7
+"$QLIB_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/qlib/requirements.txt
+
 step "gofmt"
-unformatted="$(find . \( -name .venv -o -name .venv-mlfinpy -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print0 |
+unformatted="$(find . \( -name .venv -o -name .venv-mlfinpy -o -name .venv-qlib -o -name .git -o -name node_modules \) -prune -o -name '*.go' -print0 |
 	xargs -0 gofmt -l)"
 if [[ -n "$unformatted" ]]; then
 	echo "gofmt: these files need formatting:" >&2
@@ -110,6 +119,11 @@ FDAG_BIN="$ROOT/bin/fdag" "$VENV/bin/python" -m pytest -q tests/python
 
 step "pytest: Flight server through the Python client"
 FDAG_BIN="$ROOT/bin/fdag" FDAG_FLIGHT_BIN="$ROOT/bin/fdag-flight" "$VENV/bin/python" -m pytest -q tests/flight clients/python/tests
+
+step "pytest: Alpha158 in the Qlib dialect against Qlib itself (pyqlib 0.9.7)"
+qlib_start=$SECONDS
+FDAG_BIN="$ROOT/bin/fdag" "$QLIB_VENV/bin/python" -m pytest -q tests/qlib
+echo "qlib tests took $((SECONDS - qlib_start)) s"
 
 step "notebooks: every notebook headless on real kernels (GoNB and Python), no committed outputs"
 # scripts/notebook-tools.sh builds GoNB, goimports and gopls from tools/gonb
