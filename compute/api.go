@@ -28,7 +28,8 @@ type Options struct {
 	Aliases      map[string]string // nil: ir.DefaultAliases
 	Registry     *ir.Registry      // nil: the built-in registry
 	Mem          memory.Allocator  // nil: memory.DefaultAllocator
-	Parallelism  int               // <= 0: GOMAXPROCS
+	Parallelism  int               // workers at most; <= 0: GOMAXPROCS
+	Pool         *Pool             // shared bound on computing goroutines; nil: the process's, GOMAXPROCS
 	NoCSE        bool              // build one subgraph per feature (for tests)
 	ChunkRows    int               // <= 0: DefaultChunkRows
 }

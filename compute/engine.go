@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -328,64 +327,6 @@ func indexColumns(frames []Frame) (map[string]columnRef, []string, error) {
 		}
 	}
 	return columns, names, nil
-}
-
-// runWorkers evaluates every symbol group, spreading groups over workers,
-// and returns the null positions of each output.
-func runWorkers(ctx context.Context, prog *program, src *source, out *sink, opts Options, opsFor [][]kernels.Op) ([][]int32, error) {
-	groups := src.part.groups()
-	jobs := make(chan int)
-	workers := min(opts.Parallelism, groups)
-	ws := make([]*worker, workers)
-	var wg sync.WaitGroup
-	for i := range ws {
-		ws[i] = newWorker(prog, src, out, opts.ChunkRows)
-		wg.Add(1)
-		go func(w *worker) {
-			defer wg.Done()
-			for g := range jobs {
-				if ctx.Err() != nil {
-					continue // drain
-				}
-				var ops []kernels.Op
-				if opsFor != nil {
-					ops = opsFor[g]
-				}
-				w.runGroup(ctx, g, ops)
-			}
-		}(ws[i])
-	}
-	// Largest groups first, so a big symbol does not start last.
-	for _, g := range groupsBySize(src.part) {
-		if ctx.Err() != nil {
-			break
-		}
-		jobs <- g
-	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	nulls := make([][]int32, len(prog.outputs))
-	for _, w := range ws {
-		for o := range nulls {
-			nulls[o] = append(nulls[o], w.nulls[o]...)
-		}
-	}
-	return nulls, nil
-}
-
-// groupsBySize lists group indices, largest first.
-func groupsBySize(p *partition) []int {
-	gs := make([]int, p.groups())
-	for i := range gs {
-		gs[i] = i
-	}
-	slices.SortStableFunc(gs, func(a, b int) int {
-		return (p.bounds[b+1] - p.bounds[b]) - (p.bounds[a+1] - p.bounds[a])
-	})
-	return gs
 }
 
 func statuses(plan *ir.Plan, featureErr []error) []FeatureStatus {

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/featuredag/fdag/compute/kernels"
@@ -12,12 +13,16 @@ import (
 type step struct {
 	node    *ir.Node
 	factory kernels.Factory
-	// scalarArgs is true when the kernel accepts broadcast constants;
-	// otherwise constant arguments are materialised into a buffer.
-	scalarArgs bool
-	needTime   bool
-	// release lists the nodes whose chunk buffers are dead after this step.
-	release []ir.NodeID
+	// elementwise kernels accept broadcast constants (otherwise constant
+	// arguments are materialised into a buffer) and keep nothing from one
+	// chunk to the next, so chunks of one symbol may run at once; any
+	// other step runs a symbol's chunks one after another, in order.
+	elementwise bool
+	needTime    bool
+	// reads lists the nodes whose chunks the step reads, once each
+	// (constants excluded), and argSteps how many of them are steps.
+	reads    []ir.NodeID
+	argSteps int
 }
 
 // program is a plan lowered onto kernels for one input: which nodes to
@@ -36,9 +41,9 @@ type program struct {
 	outputs  []int
 	rootsOf  map[ir.NodeID][]int // node id -> positions in outputs
 	needTime bool
-	// lastUse[node] is the index of the last step reading the node's
-	// chunk buffer; sources live until then too.
-	lastUse []int
+	// readers[node] lists the steps reading the node's chunk, once each: a
+	// chunk's buffer is free once they all ran (at once, if none does).
+	readers [][]int
 }
 
 // inputInfo tells the planner what the data can provide.
@@ -61,7 +66,7 @@ func newProgram(plan *ir.Plan, in inputInfo) *program {
 		stepOf:     make([]int, len(plan.Nodes)),
 		featureErr: make([]error, len(plan.Features)),
 		rootsOf:    map[ir.NodeID][]int{},
-		lastUse:    make([]int, len(plan.Nodes)),
+		readers:    make([][]int, len(plan.Nodes)),
 	}
 	// Errors that belong to a node (an unusable column, a duration window
 	// over integer times, a kernel that cannot be built) fail every
@@ -119,31 +124,22 @@ func newProgram(plan *ir.Plan, in inputInfo) *program {
 		case ir.OpConst:
 		default:
 			p.stepOf[n.ID] = len(p.steps)
-			st := step{node: n, factory: factories[n.ID], scalarArgs: elementwise(n.Op), needTime: needsTime(n)}
+			st := step{node: n, factory: factories[n.ID], elementwise: elementwise(n.Op), needTime: needsTime(n)}
 			p.needTime = p.needTime || st.needTime
 			p.steps = append(p.steps, st)
 		}
 	}
-	// A node's buffer dies after its last reader; a node nobody reads
-	// (a feature root) dies right after it is produced and copied out.
-	for id := range p.lastUse {
-		p.lastUse[id] = -1
-	}
-	for si, st := range p.steps {
-		p.lastUse[st.node.ID] = max(p.lastUse[st.node.ID], si)
-		for _, a := range st.node.Args {
-			p.lastUse[a] = si
-		}
-	}
-	for _, id := range p.sources {
-		if p.lastUse[id] >= 0 {
-			p.steps[p.lastUse[id]].release = append(p.steps[p.lastUse[id]].release, id)
-		}
-	}
 	for si := range p.steps {
-		id := p.steps[si].node.ID
-		if p.lastUse[id] >= 0 {
-			p.steps[p.lastUse[id]].release = append(p.steps[p.lastUse[id]].release, id)
+		st := &p.steps[si]
+		for _, a := range st.node.Args {
+			if plan.Nodes[a].Op == ir.OpConst || slices.Contains(st.reads, a) {
+				continue
+			}
+			st.reads = append(st.reads, a)
+			p.readers[a] = append(p.readers[a], si)
+			if p.stepOf[a] >= 0 {
+				st.argSteps++
+			}
 		}
 	}
 	return p

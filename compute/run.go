@@ -1,7 +1,6 @@
 package compute
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 
@@ -32,120 +31,118 @@ type sink struct {
 	failed []atomic.Pointer[error]
 }
 
-// worker evaluates the program for whole symbols, one chunk at a time.
-// It owns its buffers; nothing it holds is shared with other workers.
-type worker struct {
-	p     *program
-	src   *source
-	out   *sink
-	chunk int
-
-	cols  []kernels.Col // per node: the current chunk
-	owned []buffer      // per node: the pooled buffer behind cols[node], if any
-	free  []buffer
-	ops   []kernels.Op // per step: the current symbol's kernel state
-	fresh []kernels.Op
-	tbuf  []int64
-	tmp   []buffer // constants materialised for the current step
-	// nulls[o] lists the input rows where output o is null.
-	nulls [][]int32
-}
-
+// buffer is the storage of one node's chunk.
 type buffer struct {
 	v     []float64
 	valid []bool
 }
 
-func newWorker(p *program, src *source, out *sink, chunk int) *worker {
-	return &worker{
-		p: p, src: src, out: out, chunk: chunk,
-		cols:  make([]kernels.Col, len(p.plan.Nodes)),
-		owned: make([]buffer, len(p.plan.Nodes)),
-		fresh: make([]kernels.Op, len(p.steps)),
-		nulls: make([][]int32, len(p.outputs)),
-	}
+func newBuffer(rows int) buffer {
+	return buffer{v: make([]float64, rows), valid: make([]bool, rows)}
 }
 
-func (w *worker) get() buffer {
-	if n := len(w.free); n > 0 {
-		b := w.free[n-1]
-		w.free = w.free[:n-1]
-		return b
-	}
-	return buffer{v: make([]float64, w.chunk), valid: make([]bool, w.chunk)}
+// chunk is up to ChunkRows consecutive rows of one symbol in flight: where
+// they are in the input and every node's values for them. The scheduler
+// (schedule.go) decides which of its tasks run when; the tasks below only
+// fill it.
+type chunk struct {
+	c     int     // index of the chunk within its group
+	rows  []int32 // input rows, nil when contiguous from at
+	at, m int
+	t     []int64 // the rows' times, when a step needs them
+	tbuf  []int64
+	cols  []kernels.Col // per node
+	owned []buffer      // per node: the pooled buffer behind cols[node], if any
+
+	// Scheduling state, guarded by the scheduler's lock.
+	loaded  bool
+	pending []int // per step: what it still waits for
+	uses    []int // per node: readers of this chunk still to run
+	left    int   // steps not yet done
 }
 
-func (w *worker) put(id ir.NodeID) {
-	if w.owned[id].v != nil {
-		w.free = append(w.free, w.owned[id])
-		w.owned[id] = buffer{}
-	}
-	w.cols[id] = kernels.Col{}
+// worker is one goroutine's private state: buffers for materialised
+// constants and the null positions it emitted. Nothing here is shared.
+type worker struct {
+	p    *program
+	src  *source
+	out  *sink
+	rows int // ChunkRows
+
+	args  []kernels.Col
+	bufs  []buffer // for a load
+	spare []buffer // for constants
+	tmp   []buffer // constants materialised for the current step
+	// nulls[o] lists the input rows where output o is null.
+	nulls [][]int32
 }
 
-// runGroup evaluates every step over the rows of symbol group g, with the
-// kernel states ops (one per step; nil: fresh states).
-func (w *worker) runGroup(ctx context.Context, g int, ops []kernels.Op) {
-	if ops == nil {
-		ops = w.fresh
-		for i, st := range w.p.steps {
-			ops[i] = st.factory()
-		}
-	}
-	w.ops = ops
-	idx, lo, hi := w.src.part.rows(g)
-	for c := lo; c < hi; c += w.chunk {
-		if ctx.Err() != nil {
-			return
-		}
-		m := min(w.chunk, hi-c)
-		var rows []int32
-		if idx != nil {
-			rows = idx[c-lo : c-lo+m]
-		}
-		w.runChunk(rows, c, m)
-	}
+func newWorker(p *program, src *source, out *sink, rows int) *worker {
+	return &worker{p: p, src: src, out: out, rows: rows, nulls: make([][]int32, len(p.outputs))}
 }
 
-// runChunk evaluates the rows rows (or, when rows is nil, the contiguous
-// input rows [at, at+m)).
-func (w *worker) runChunk(rows []int32, at, m int) {
+// load fills chunk ch's source columns and times, and emits the sources
+// that are outputs. bufs are free buffers, one per source that needs one
+// (as sourceBuffers counts), which it takes over.
+func (w *worker) load(ch *chunk, bufs []buffer) {
 	p := w.p
 	for _, id := range p.sources {
-		w.loadSource(id, rows, at, m)
-		w.emit(id, rows, at, m)
+		if w.needsBuffer(id, ch) {
+			w.loadSource(id, ch, bufs[0])
+			bufs = bufs[1:]
+		} else {
+			ch.cols[id] = kernels.Col{V: w.src.cols[id].values[ch.at : ch.at+ch.m]}
+		}
+		w.emit(id, ch)
 	}
-	var t []int64
 	if p.needTime {
-		t = w.gatherTimes(rows, at, m)
+		ch.t = w.gatherTimes(ch)
 	}
-	var args []kernels.Col
-	for si := range p.steps {
-		st := &p.steps[si]
-		id := st.node.ID
-		if w.out.failed[id].Load() == nil && !w.anyArgFailed(st.node) {
-			args = w.argCols(args[:0], st, m)
-			b := w.get()
-			var tt []int64
-			if st.needTime {
-				tt = t
-			}
-			nulls, err := safeStep(w.ops[si], args, tt, b.v[:m], b.valid[:m])
-			if err != nil {
-				w.fail(id, fmt.Errorf("%s: %w", describe(st.node), err))
-			}
-			col := kernels.Col{V: b.v[:m], Valid: b.valid[:m]}
-			w.cols[id], w.owned[id] = col, b
-			if nulls == 0 {
-				w.cols[id].Valid = nil
-			}
-			w.freeMaterialised()
-			w.emit(id, rows, at, m)
-		}
-		for _, r := range st.release {
-			w.put(r)
+}
+
+// sourceBuffers is how many buffers load needs for chunk ch.
+func (w *worker) sourceBuffers(ch *chunk) int {
+	n := 0
+	for _, id := range w.p.sources {
+		if w.needsBuffer(id, ch) {
+			n++
 		}
 	}
+	return n
+}
+
+// needsBuffer is false when a source's chunk can be read in place.
+func (w *worker) needsBuffer(id ir.NodeID, ch *chunk) bool {
+	return ch.rows != nil || w.src.cols[id].bits != nil
+}
+
+// step evaluates step si over chunk ch with the kernel state op, into the
+// free buffer b, and emits it. It skips steps whose node or arguments have
+// failed (their features are reported as failed) and then returns false:
+// b is not used.
+func (w *worker) step(ch *chunk, si int, op kernels.Op, b buffer) bool {
+	st := &w.p.steps[si]
+	id := st.node.ID
+	if w.out.failed[id].Load() != nil || w.anyArgFailed(st.node) {
+		return false
+	}
+	m := ch.m
+	w.args = w.argCols(w.args[:0], st, ch)
+	var t []int64
+	if st.needTime {
+		t = ch.t
+	}
+	nulls, err := safeStep(op, w.args, t, b.v[:m], b.valid[:m])
+	if err != nil {
+		w.fail(id, fmt.Errorf("%s: %w", describe(st.node), err))
+	}
+	ch.cols[id], ch.owned[id] = kernels.Col{V: b.v[:m], Valid: b.valid[:m]}, b
+	if nulls == 0 {
+		ch.cols[id].Valid = nil
+	}
+	w.freeMaterialised()
+	w.emit(id, ch)
+	return true
 }
 
 // safeStep runs a kernel, turning a panic into an error of its node so that
@@ -175,42 +172,42 @@ func (w *worker) anyArgFailed(n *ir.Node) bool {
 
 // argCols collects a step's argument chunks. Constants are passed as
 // scalars to elementwise kernels and materialised for the others.
-func (w *worker) argCols(args []kernels.Col, st *step, m int) []kernels.Col {
+func (w *worker) argCols(args []kernels.Col, st *step, ch *chunk) []kernels.Col {
 	for _, a := range st.node.Args {
 		n := w.p.plan.Nodes[a]
 		if n.Op != ir.OpConst {
-			args = append(args, w.cols[a])
+			args = append(args, ch.cols[a])
 			continue
 		}
-		if st.scalarArgs {
+		if st.elementwise {
 			args = append(args, kernels.Col{V: []float64{n.Value}, Scalar: true})
 			continue
 		}
-		b := w.get()
-		for i := range m {
+		var b buffer
+		if k := len(w.spare); k > 0 {
+			b, w.spare = w.spare[k-1], w.spare[:k-1]
+		} else {
+			b = newBuffer(w.rows)
+		}
+		for i := range ch.m {
 			b.v[i] = n.Value
 		}
 		w.tmp = append(w.tmp, b)
-		args = append(args, kernels.Col{V: b.v[:m]})
+		args = append(args, kernels.Col{V: b.v[:ch.m]})
 	}
 	return args
 }
 
-// freeMaterialised returns the buffers argCols filled for constants.
+// freeMaterialised keeps the buffers argCols filled for constants.
 func (w *worker) freeMaterialised() {
-	w.free = append(w.free, w.tmp...)
+	w.spare = append(w.spare, w.tmp...)
 	w.tmp = w.tmp[:0]
 }
 
-// loadSource points cols[id] at the source column's values for the chunk:
-// in place when rows are contiguous, gathered otherwise.
-func (w *worker) loadSource(id ir.NodeID, rows []int32, at, m int) {
+// loadSource gathers a source column's values for the chunk into b.
+func (w *worker) loadSource(id ir.NodeID, ch *chunk, b buffer) {
 	c := w.src.cols[id]
-	if rows == nil && c.bits == nil {
-		w.cols[id] = kernels.Col{V: c.values[at : at+m]}
-		return
-	}
-	b := w.get()
+	at, m, rows := ch.at, ch.m, ch.rows
 	nulls := 0
 	if rows == nil {
 		copy(b.v[:m], c.values[at:at+m])
@@ -233,33 +230,33 @@ func (w *worker) loadSource(id ir.NodeID, rows []int32, at, m int) {
 			}
 		}
 	}
-	w.cols[id], w.owned[id] = kernels.Col{V: b.v[:m], Valid: b.valid[:m]}, b
+	ch.cols[id], ch.owned[id] = kernels.Col{V: b.v[:m], Valid: b.valid[:m]}, b
 	if nulls == 0 {
-		w.cols[id].Valid = nil
+		ch.cols[id].Valid = nil
 	}
 }
 
-func (w *worker) gatherTimes(rows []int32, at, m int) []int64 {
-	if rows == nil {
-		return w.src.times[at : at+m]
+func (w *worker) gatherTimes(ch *chunk) []int64 {
+	if ch.rows == nil {
+		return w.src.times[ch.at : ch.at+ch.m]
 	}
-	if cap(w.tbuf) < m {
-		w.tbuf = make([]int64, w.chunk)
+	if cap(ch.tbuf) < ch.m {
+		ch.tbuf = make([]int64, w.rows)
 	}
-	t := w.tbuf[:m]
-	for i, r := range rows {
+	t := ch.tbuf[:ch.m]
+	for i, r := range ch.rows {
 		t[i] = w.src.times[r]
 	}
 	return t
 }
 
 // emit copies node id's chunk into every output it is the root of.
-func (w *worker) emit(id ir.NodeID, rows []int32, at, m int) {
+func (w *worker) emit(id ir.NodeID, ch *chunk) {
 	outs, ok := w.p.rootsOf[id]
 	if !ok {
 		return
 	}
-	col := w.cols[id]
+	col, rows, at, m := ch.cols[id], ch.rows, ch.at, ch.m
 	for _, o := range outs {
 		dst := w.out.values[o]
 		if rows == nil {

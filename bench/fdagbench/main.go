@@ -27,7 +27,7 @@ func main() {
 	input := flag.String("input", "", "input trades, Parquet (required)")
 	features := flag.String("features", "", "feature specs, JSON or YAML (required)")
 	output := flag.String("output", "", "write the wide output here after timing (optional)")
-	parallelism := flag.Int("parallelism", 0, "symbols computed at once (0: GOMAXPROCS)")
+	parallelism := flag.Int("parallelism", 0, "workers at most, over symbols and within one (0: GOMAXPROCS)")
 	flag.Parse()
 	if *input == "" || *features == "" {
 		fmt.Fprintln(os.Stderr, "usage: fdagbench --input FILE.parquet --features FILE [--output FILE.parquet]")

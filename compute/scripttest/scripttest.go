@@ -574,6 +574,9 @@ var variants = []variant{
 	{name: ""},
 	{name: "one-row chunks", opts: compute.Options{ChunkRows: 1}},
 	{name: "no CSE, one worker", opts: compute.Options{NoCSE: true, Parallelism: 1}},
+	// Every step of every chunk is a task: with 2-row chunks and 8
+	// workers many chunks and DAG nodes of one symbol run at once.
+	{name: "8 workers, 2-row chunks", opts: compute.Options{Parallelism: 8, Pool: compute.NewPool(8), ChunkRows: 2}},
 	{name: "stream, one row per batch", stream: true},
 }
 
