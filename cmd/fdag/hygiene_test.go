@@ -48,6 +48,7 @@ func TestProjectTypoCreatesNothing(t *testing.T) {
 		"lease":   {"--run", "7797714db36a219e"},
 		"commit":  {commit},
 		"bars":    append([]string{"--kinds", "tick:5"}, window...),
+		"labels":  append([]string{"--methods", "fixed_horizon:h=1"}, window...),
 		"read":    {"--list"},
 		"gc":      {},
 	}
