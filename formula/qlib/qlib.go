@@ -121,12 +121,6 @@ func (t *translator) call(c *formula.Call) formula.Node {
 		t.errorf(c.FuncPos, "%s is not supported: %s", op.Name, op.Unsupported)
 		return c
 	}
-	for _, need := range op.Needs {
-		if formula.LookupFunc(need) == nil {
-			t.errorf(c.FuncPos, "%s needs fdag's %s, which this build does not have yet", op.Name, need)
-			return c
-		}
-	}
 	args := make([]formula.Node, len(op.Params))
 	ok := true
 	sawKeyword := false

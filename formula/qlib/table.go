@@ -52,9 +52,6 @@ type Func struct {
 	// and how the translation reproduces Qlib's (or, when it cannot, what
 	// differs); "" when they agree.
 	Diff string
-	// Needs lists the fdag built-ins the translation uses that a build
-	// may lack (operators still being added); a call then fails clearly.
-	Needs []string
 	// Unsupported, when set, says why the operator has no translation.
 	Unsupported string
 	build       func(a *call) formula.Node
@@ -207,19 +204,19 @@ var Functions = []*Func{
 			c.Args = append(c.Args, formula.Arg{Name: "min_samples", Value: lit(1, a.numPos[0])})
 			return c
 		}},
-	{Name: "Skew", Params: []param{pFeature, {"N", argWindow}}, Fdag: "rolling_skew(x, N, min_samples=1)", Needs: []string{"rolling_skew"},
+	{Name: "Skew", Params: []param{pFeature, {"N", argWindow}}, Fdag: "rolling_skew(x, N, min_samples=1)",
 		Diff:  "Pandas' bias-corrected sample skewness on partial windows (NaN below 3 values); Qlib refuses N < 3.",
 		build: func(a *call) formula.Node { return a.rolling("rolling_skew", a.series[0]) }},
-	{Name: "Kurt", Params: []param{pFeature, {"N", argWindow}}, Fdag: "rolling_kurt(x, N, min_samples=1)", Needs: []string{"rolling_kurt"},
+	{Name: "Kurt", Params: []param{pFeature, {"N", argWindow}}, Fdag: "rolling_kurt(x, N, min_samples=1)",
 		Diff:  "Pandas' bias-corrected excess kurtosis on partial windows (NaN below 4 values); Qlib refuses N < 4.",
 		build: func(a *call) formula.Node { return a.rolling("rolling_kurt", a.series[0]) }},
 	{Name: "Mad", Params: []param{pFeature, pN}, Fdag: "(none)",
 		Unsupported: "Mad (the mean absolute deviation from the window's own mean) has no fdag built-in to compose it from"},
-	{Name: "Rank", Params: []param{pFeature, pN}, Fdag: "rolling_rank(x, N, min_samples=1)", Needs: []string{"rolling_rank"},
+	{Name: "Rank", Params: []param{pFeature, pN}, Fdag: "rolling_rank(x, N, min_samples=1)",
 		Diff:  "Qlib's Rank is pandas' rolling rank(pct=True) (average ranks of ties), which rolling_rank computes; partial windows as Mean.",
 		build: func(a *call) formula.Node { return a.rolling("rolling_rank", a.series[0]) }},
 	{Name: "IdxMax", Params: []param{pFeature, pN}, Fdag: "rolling_count(1, N) - rolling_argmax(x, N, min_samples=1)",
-		Diff: "Qlib gives the 1-based position of the maximum in the window, oldest row first (numpy argmax + 1; on a partial window of n rows, 1..n); fdag's rolling_argmax counts rows back from the current one. Ties: the earliest in both. A NaN in the window: numpy returns its position, fdag gives NaN.",
+		Diff: "Qlib gives the 1-based position of the maximum in the window, oldest row first (numpy argmax + 1; on a partial window of n rows, 1..n); fdag's rolling_argmax counts rows back from the current one. Ties: the earliest in both. A missing or NaN value in the window: numpy's argmax returns its position (so Qlib's value then says where the gap is), while fdag skips a missing value and gives NaN for a NaN.",
 		build: func(a *call) formula.Node {
 			return bin(formula.OpSub, a.rowsInWindow(), a.rolling("rolling_argmax", a.series[0]))
 		}},
@@ -268,7 +265,7 @@ var Functions = []*Func{
 			h := -1 / math.Log2(1-alpha)
 			return a.fn("ewm_mean", a.series[0], lit(h, a.numPos[0]))
 		}},
-	{Name: "WMA", Params: []param{pFeature, pN}, Fdag: "rolling_wma(x, N, min_samples=1) / rolling_count(x, N)", Needs: []string{"rolling_wma"},
+	{Name: "WMA", Params: []param{pFeature, pN}, Fdag: "rolling_wma(x, N, min_samples=1) / rolling_count(x, N)",
 		Diff: "Qlib's WMA takes np.nanmean of the weighted terms w_k * x_k (weights 1..n normalised to sum 1), so it is the linearly weighted mean divided once more by the number of values; the translation reproduces that. With a missing value inside the window, Qlib still counts its weight in the normalisation and fdag's rolling_wma does not, so they differ there. fdag's own rolling_wma is the weighted mean itself.",
 		build: func(a *call) formula.Node {
 			return bin(formula.OpDiv, a.rolling("rolling_wma", a.series[0]), a.fn("rolling_count", a.series[0], a.n(0)))
