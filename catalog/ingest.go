@@ -58,8 +58,10 @@ func (e *SourceError) Unwrap() error { return e.Err }
 
 // IngestStats summarises a commit.
 type IngestStats struct {
-	Rows       int64
-	Files      int // data files added
+	Rows       int64 // rows added
+	Duplicates int64 // rows skipped: their key (symbol, trade_id) was stored or came earlier (dedup.go)
+	WithoutKey int64 // rows added without a key (null trade_id), so not checked for repeats
+	Files      int   // data files added
 	SnapshotID int64
 	Elapsed    time.Duration
 }
@@ -68,7 +70,8 @@ type IngestStats struct {
 // rows of all sources are committed or none (a failing source leaves the
 // table as it was; the data files written before the failure are removed).
 // Known tables are created on first use. symbol and the table's time column
-// are required in every row.
+// are required in every row. A table with a Key (cdm_trade_enriched) skips
+// rows whose key it already holds (dedup.go has the rule).
 func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) (IngestStats, error) {
 	start := time.Now()
 	existed, _ := w.cat.CheckTableExists(ctx, w.ident(name))
@@ -89,8 +92,10 @@ func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) 
 		return IngestStats{}, fmt.Errorf("table %s: %w", name, err)
 	}
 	var required []string
+	var dd *dedup
 	if def, ok := KnownTables[name]; ok {
 		required = []string{ColSymbol, def.TimeColumn}
+		dd = newDedup(w, name, tbl, def)
 	}
 	var failed error
 	var rows int64
@@ -101,10 +106,20 @@ func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) 
 				if err == nil {
 					rec, err = c.conform(ctx, rec)
 				}
+				if err == nil && dd != nil {
+					var kept arrow.RecordBatch
+					kept, err = dd.filter(ctx, rec, w.mem)
+					rec.Release()
+					rec = kept
+				}
 				if err != nil {
 					failed = &SourceError{Source: src.Name, Err: err}
 					yield(nil, failed)
 					return
+				}
+				if rec.NumRows() == 0 {
+					rec.Release()
+					continue
 				}
 				rows += rec.NumRows()
 				if !yield(rec, nil) {
@@ -124,17 +139,25 @@ func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) 
 		}
 		return IngestStats{}, fmt.Errorf("ingest into %s: %w", name, err)
 	}
-	snap, err := w.commit(ctx, tbl, nil, files, iceberg.Properties{
+	var check func(cur *table.Table) error
+	if dd != nil {
+		check = func(cur *table.Table) error { return dd.recheck(ctx, cur) }
+	}
+	snap, err := w.commitFiles(ctx, tbl, nil, files, iceberg.Properties{
 		"fdag.operation": "ingest",
 		"fdag.sources":   truncate(fmt.Sprint(names), 1000),
-	})
+	}, check)
 	if err != nil {
+		w.removeFiles(ctx, tbl, files)
 		return IngestStats{}, fmt.Errorf("ingest into %s: %w", name, err)
 	}
 	committed = true
 	st := IngestStats{Rows: rows, Files: len(files), SnapshotID: snap, Elapsed: time.Since(start)}
-	w.log.Info("ingest committed", "table", name, "sources", len(sources), "rows", rows, "files", len(files),
-		"elapsed", st.Elapsed.Round(time.Millisecond))
+	if dd != nil {
+		st.Duplicates, st.WithoutKey = dd.duplicates, dd.withoutKey
+	}
+	w.log.Info("ingest committed", "table", name, "sources", len(sources), "rows", rows, "duplicates", st.Duplicates,
+		"files", len(files), "elapsed", st.Elapsed.Round(time.Millisecond))
 	return st, nil
 }
 
@@ -202,6 +225,13 @@ func (w *Warehouse) commitFiles(ctx context.Context, tbl *table.Table, del icebe
 	}
 	out, err := w.CommitWithRetry(ctx, tbl, func(a *Attempt) error {
 		if check != nil {
+			// The check holds for this snapshot only: pin it, so that a
+			// commit racing another writer fails and comes back here
+			// rather than being replayed on the newer snapshot by
+			// iceberg-go's own retry, unchecked.
+			if err := a.Tx.AssertRefSnapshotID(table.MainBranch); err != nil {
+				return fmt.Errorf("pin the snapshot the check read: %w", err)
+			}
 			if err := check(a.Table); err != nil {
 				return err
 			}

@@ -31,6 +31,9 @@ type TableDef struct {
 	Partition []PartitionField
 	// TimeColumn is the event-time column (timestamptz, microseconds).
 	TimeColumn string
+	// Key, when set, is (symbol, an int64 id column): the columns that
+	// identify a row, which ingest keeps unique (dedup.go).
+	Key []string
 }
 
 // PartitionField is one field of a partition spec.
@@ -132,6 +135,7 @@ var KnownTables = map[string]TableDef{
 		Schema:     TradeSchema,
 		Partition:  []PartitionField{{ColSymbol, iceberg.IdentityTransform{}}, {ColEventTime, iceberg.DayTransform{}}},
 		TimeColumn: ColEventTime,
+		Key:        []string{ColSymbol, ColTradeID},
 	},
 	FeaturesTable: {
 		Schema:     FeatureSchema,

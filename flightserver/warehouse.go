@@ -162,6 +162,8 @@ func warehouseError(ctx context.Context, what string, err error) error {
 	switch {
 	case errors.As(err, &ie):
 		return status.Errorf(codes.InvalidArgument, "%s: %v", what, err)
+	case errors.Is(err, catalog.ErrConcurrentIngest):
+		return status.Errorf(codes.Aborted, "%s: %v", what, err)
 	case errors.Is(err, catalog.ErrNoTable):
 		return status.Errorf(codes.NotFound, "%s: %v", what, err)
 	case errors.Is(err, catalog.ErrLabelsAsSource):
@@ -418,6 +420,8 @@ func (s *service) ListFlights(_ *flight.Criteria, stream flight.FlightService_Li
 type putSummary struct {
 	Table      string `json:"table"`
 	Rows       int64  `json:"rows"`
+	Duplicates int64  `json:"duplicates"`  // rows skipped: their (symbol, trade_id) was stored already
+	WithoutKey int64  `json:"without_key"` // rows without trade_id, not checked for duplicates
 	Files      int    `json:"files"`
 	SnapshotID int64  `json:"snapshot_id"`
 }
@@ -464,7 +468,8 @@ func (s *service) DoPut(stream flight.FlightService_DoPutServer) error {
 		}
 		return warehouseError(ctx, "DoPut", err)
 	}
-	body, _ := json.Marshal(putSummary{Table: name, Rows: stats.Rows, Files: stats.Files, SnapshotID: stats.SnapshotID})
+	body, _ := json.Marshal(putSummary{Table: name, Rows: stats.Rows, Duplicates: stats.Duplicates, WithoutKey: stats.WithoutKey,
+		Files: stats.Files, SnapshotID: stats.SnapshotID})
 	return stream.Send(&flight.PutResult{AppMetadata: body})
 }
 

@@ -21,6 +21,11 @@ import (
 const ingestExamples = `  fdag ingest --table cdm_trade_enriched trades.parquet more.csv
   fdag ingest --project ~/research BTCUSDT-trades-2024-01-01.csv ETHUSDT-trades-2024-01-01.csv
   fdag ingest --symbol XRPETH --format binance dump.csv
+  fdag ingest --symbol LTCUSDT --map event_time=timestamp --map trade_price=price \
+      --map trade_size=quantity --map trade_id=tradeId --time-unit ms LTCUSDT_2025-06-22_03h_trades.csv
+
+Rows whose (symbol, trade_id) the table already holds are skipped, so ingesting
+a file twice adds its trades once; rows without a trade_id are not checked.
   fdag ingest --map event_time=timestamp --map trade_price=price --map trade_size=amount \
       --map trade_id=id --time-unit us tardis_trades.csv
 `
@@ -32,7 +37,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		tableName = fs.String("table", catalog.TradesTable, "warehouse `table` to append to (fdag's own tables are created on first use)")
 		project   = fs.String("project", ".", "project `DIR` holding fdag.yaml and the embedded warehouse")
 		format    = fs.String("format", "auto", "`format`: auto (Binance dump CSVs are recognised), binance, or table (Parquet/CSV with the table's column names)")
-		symbol    = fs.String("symbol", "", "`symbol` of Binance dumps (default: from the file name, BTCUSDT-trades-....csv)")
+		symbol    = fs.String("symbol", "", "`symbol` of every row: for Binance dumps (default: from the file name, BTCUSDT-trades-....csv) and table files without a symbol column")
 		timeUnit  = fs.String("time-unit", "", "`unit` (s, ms, us, ns) of an integer event_time column in table files")
 		maps      listFlag
 	)
@@ -72,10 +77,21 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	st, err := w.Ingest(ctx, *tableName, sources...)
 	if err != nil {
+		if *symbol == "" && strings.Contains(err.Error(), fmt.Sprintf("column %q is missing", catalog.ColSymbol)) {
+			return fmt.Errorf("%w\n  a file of one instrument's trades: name it with --symbol SYMBOL", lineError(err, files))
+		}
 		return lineError(err, files)
 	}
 	fmt.Fprintf(stdout, "%s from %s into %s (%s, snapshot %d)\n",
 		count(st.Rows, "row"), count(int64(len(files)), "file"), *tableName, count(int64(st.Files), "data file"), st.SnapshotID)
+	if st.Duplicates > 0 {
+		fmt.Fprintf(stdout, "%s skipped: their (symbol, trade_id) was already in %s or earlier in the input\n",
+			count(st.Duplicates, "duplicate row"), *tableName)
+	}
+	if st.WithoutKey > 0 {
+		fmt.Fprintf(stderr, "fdag ingest: warning: %s without trade_id, not checked for duplicates (ingesting them again adds them again)\n",
+			count(st.WithoutKey, "row"))
+	}
 	fmt.Fprintf(stderr, "fdag ingest: %.0f rows/s\n", float64(st.Rows)/st.Elapsed.Seconds())
 	return nil
 }
@@ -105,6 +121,12 @@ func ingestSource(ctx context.Context, path, format, symbol, timeUnit string, re
 		}
 		defer tbl.Release()
 		renamed, err := renameColumns(tbl, rename)
+		if err == nil && symbol != "" {
+			var with arrow.Table
+			with, err = withSymbol(renamed, symbol, mem)
+			renamed.Release()
+			renamed = with
+		}
 		if err != nil {
 			yield(nil, fmt.Errorf("%s: %w", path, err))
 			return
@@ -154,6 +176,37 @@ func renameColumns(tbl arrow.Table, rename map[string]string) (arrow.Table, erro
 	out := array.NewTable(arrow.NewSchema(fields, nil), cols, tbl.NumRows())
 	for i := range cols {
 		cols[i].Release()
+	}
+	return out, nil
+}
+
+// withSymbol returns tbl with a symbol column holding symbol in every row
+// (a file of one instrument's trades, as most exchange exports are). A
+// file that has its own symbol column keeps it: --symbol is then refused
+// rather than silently overriding or ignoring it.
+func withSymbol(tbl arrow.Table, symbol string, mem memory.Allocator) (arrow.Table, error) {
+	sc := tbl.Schema()
+	if sc.HasField(catalog.ColSymbol) {
+		return nil, fmt.Errorf("--symbol %s: the file has a %q column already (leave out --symbol, or --map it to another name)", symbol, catalog.ColSymbol)
+	}
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	n := int(tbl.NumRows())
+	b.Reserve(n)
+	b.ReserveData(n * len(symbol))
+	for range n {
+		b.Append(symbol)
+	}
+	col := b.NewArray()
+	defer col.Release()
+	field := arrow.Field{Name: catalog.ColSymbol, Type: arrow.BinaryTypes.String, Nullable: true}
+	chunked := arrow.NewChunked(field.Type, []arrow.Array{col})
+	defer chunked.Release()
+	c := arrow.NewColumn(field, chunked)
+	defer c.Release()
+	out, err := tbl.AddColumn(0, field, *c)
+	if err != nil {
+		return nil, fmt.Errorf("--symbol: %w", err)
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -204,6 +205,13 @@ func readCSV(ctx context.Context, path string, mem memory.Allocator, opts ReadOp
 		return nil, err
 	}
 	types := make([]colType, len(src.header))
+	// An integer time column (--time-unit) with one value that is not an
+	// integer would be read as text and refused without a place: the first
+	// such value's line is kept to name it.
+	timeIdx, badTime, badLine := -1, "", 0
+	if opts.TimeColumn != "" && opts.TimeUnit != "" {
+		timeIdx = slices.Index(src.header, opts.TimeColumn)
+	}
 	for n := 0; opts.InferRows <= 0 || n < opts.InferRows; n++ {
 		if n%DefaultBatchRows == 0 {
 			if err := ctx.Err(); err != nil {
@@ -222,6 +230,12 @@ func readCSV(ctx context.Context, path string, mem memory.Allocator, opts ReadOp
 				types[j].observe(s)
 			}
 		}
+		if timeIdx >= 0 && badLine == 0 && rec[timeIdx] != "" && !isInt(rec[timeIdx]) {
+			badTime, badLine = rec[timeIdx], src.line(timeIdx)
+		}
+	}
+	if badLine > 0 {
+		return nil, fmt.Errorf("%s:%d: column %q: cannot parse %q as an integer time in %s (--time-unit)", path, badLine, opts.TimeColumn, badTime, opts.TimeUnit)
 	}
 	if opts.TimeColumn != "" && opts.TimeUnit != "" {
 		for j, name := range src.header {

@@ -177,7 +177,9 @@ func TestReadCSVErrors(t *testing.T) {
 		{"nanoseconds read as microseconds", "ts,x\n1704164645123456789,1\n", ReadOptions{TimeColumn: "ts", TimeUnit: "us"},
 			`time column "ts" read with time unit us spans`},
 		{"float time column", "ts,x\n1.5,1\n", ReadOptions{TimeColumn: "ts", TimeUnit: "ms"},
-			`time column "ts": a time unit needs an integer column, got float64`},
+			`trades.csv:2: column "ts": cannot parse "1.5" as an integer time in ms (--time-unit)`},
+		{"text in time column", "ts,x\n1,1\n2,1\nnotatime,2\n", ReadOptions{TimeColumn: "ts", TimeUnit: "ms"},
+			`trades.csv:4: column "ts": cannot parse "notatime" as an integer time in ms (--time-unit)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

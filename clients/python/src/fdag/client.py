@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -18,7 +19,7 @@ from .progress import ProgressLike, progress_bar
 from .carets import caret_statuses, carets_for
 from .frames import KeepLike, check_times, decode_dictionaries, from_pandas, keep_columns, with_kept
 from .narrow import narrow_to_wide
-from .notices import check_on_empty, check_read
+from .notices import FdagWarning, check_on_empty, check_read
 from .result import METADATA_KEY, ComputeResult, FeatureStatus, parse_statuses
 from .specs import FeaturesLike, normalize_features
 from .warehouse import (
@@ -889,7 +890,13 @@ class FeatureClient:
         timeout: Optional[float] = None,
     ) -> IngestResult:
         """Append ``data`` (pyarrow, pandas or polars) to a warehouse table in
-        one transaction (DoPut): either every row lands or none does."""
+        one transaction (DoPut): either every row lands or none does.
+
+        Rows whose (symbol, trade_id) the table already holds are skipped and
+        counted in ``IngestResult.duplicates``, so sending the same trades
+        twice stores them once. Rows without a trade_id cannot be checked:
+        they are added, counted in ``without_key``, with a
+        :class:`fdag.FdagWarning`."""
         source = _as_arrow(data)
         schema = _friendly_schema(source.schema) or source.schema
         batches = source.to_batches(max_chunksize=chunk_rows) if isinstance(source, pa.Table) else source
@@ -905,7 +912,11 @@ class FeatureClient:
             raise
         except Exception as e:
             raise from_flight_error(e) from e
-        return ingest_result(table, buf.to_pybytes() if buf is not None else None)
+        result = ingest_result(table, buf.to_pybytes() if buf is not None else None)
+        if result.without_key:
+            warnings.warn(f"ingest into {table!r}: {result.without_key:,} rows without trade_id were added unchecked; "
+                          "sending them again adds them again", FdagWarning, stacklevel=2)
+        return result
 
     def list_tables(self, timeout: Optional[float] = None) -> List[TableInfo]:
         """The warehouse's tables with their schemas (ListFlights)."""

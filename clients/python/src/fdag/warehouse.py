@@ -58,10 +58,16 @@ class TableInfo:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What a DoPut ingest committed."""
+    """What a DoPut ingest committed. ``rows`` were added; ``duplicates``
+    were skipped because their (symbol, trade_id) was in the table already
+    or earlier in the same data (ingesting the same trades twice adds them
+    once); ``without_key`` of the added rows had no trade_id and so could not
+    be checked (docs/warehouse.md, "Ingest")."""
 
     table: str
     rows: int
+    duplicates: int = 0
+    without_key: int = 0
     files: int = 0
     snapshot_id: Optional[int] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
@@ -157,6 +163,8 @@ def ingest_result(table: str, raw_meta: Optional[bytes]) -> IngestResult:
     return IngestResult(
         table=str(raw.get("table", table)),
         rows=int(raw.get("rows", 0)),
+        duplicates=int(raw.get("duplicates", 0)),
+        without_key=int(raw.get("without_key", 0)),
         files=int(raw.get("files", 0)),
         snapshot_id=raw.get("snapshot_id"),
         raw=raw,
