@@ -47,16 +47,9 @@ func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	names := []string{*tableName}
-	if *tableName == "" {
-		infos, err := wh.ListTables(ctx)
-		if err != nil {
-			return err
-		}
-		names = names[:0]
-		for _, t := range infos {
-			names = append(names, t.Name)
-		}
+	names, err := tablesOrAll(ctx, wh, *tableName)
+	if err != nil {
+		return err
 	}
 	opts := catalog.GCOptions{DryRun: *dryRun, OlderThan: *olderThan, ExpireSnapshotsOlderThan: *expire, RetainLast: *retain}
 	var reports []catalog.GCReport

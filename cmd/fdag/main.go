@@ -8,6 +8,7 @@
 //	fdag bars      --project DIR --kinds tick:500,time:1m --symbols A,B --start DAY --end DAY
 //	fdag labels    --project DIR --methods fixed_horizon:h=10,... --symbols A,B --start DAY --end DAY [--source T]
 //	fdag gc        [--project DIR] [--dry-run] [--expire-snapshots D]
+//	fdag compact   [--project DIR] [--table T] [--where COL=V] [--dry-run]
 //	fdag plan      --project DIR --features FILE --symbols A,B --start T --end T  (a distributed run)
 //	fdag shard     --project DIR < SHARD.json
 //	fdag commit    --project DIR COMMIT.json
@@ -53,6 +54,7 @@ var commands = []command{
 	{"labels", "label events (trades or bars) into cdm_labels: fixed horizon, triple barrier, meta, trend scan, cross-section", runLabels},
 	{"read", "export rows of a warehouse table (or --list the tables)", runRead},
 	{"gc", "remove staged files of dead runs and unreferenced files; expire old snapshots", runGC},
+	{"compact", "rewrite a table's small data files into few large ones (one transaction)", runCompact},
 }
 
 func main() {

@@ -29,15 +29,11 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		project   = fs.String("project", ".", "project `DIR`")
 		tableName = fs.String("table", "", "warehouse `table`")
-		symbols   = fs.String("symbols", "", "comma-separated `symbols` (default: all)")
-		startFlag = fs.String("start", "", "start `time`, inclusive (RFC 3339 or YYYY-MM-DD)")
-		endFlag   = fs.String("end", "", "end `time`, exclusive")
 		output    = fs.String("output", "", "output `FILE`.parquet|.csv")
 		list      = fs.Bool("list", false, "list the tables with their schemas and row counts")
 		failEmpty = fs.Bool("fail-empty", false, "fail (exit 1, no output file) when the filter matches no rows, or none for a --symbols symbol; without it such a read warns")
-		where     listFlag
 	)
-	fs.Var(&where, "where", "`COL=VALUE` equality filter on a string column (repeatable; values of one column are OR'ed)")
+	filter := addQueryFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -69,28 +65,9 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := tableio.FormatOf(*output); err != nil {
 		return usageError{err.Error()}
 	}
-	q := catalog.TableQuery{Equal: map[string][]string{}}
-	for _, s := range strings.Split(*symbols, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			q.Symbols = append(q.Symbols, s)
-		}
-	}
-	if *startFlag != "" {
-		if q.Start, err = parseTime("start", *startFlag); err != nil {
-			return err
-		}
-	}
-	if *endFlag != "" {
-		if q.End, err = parseTime("end", *endFlag); err != nil {
-			return err
-		}
-	}
-	for _, wh := range where {
-		col, v, err := splitNameValue("where", wh)
-		if err != nil {
-			return err
-		}
-		q.Equal[col] = append(q.Equal[col], v)
+	q, err := filter.query()
+	if err != nil {
+		return err
 	}
 	if err := checkWhere(ctx, w, *tableName, q.Equal); err != nil {
 		return err
