@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/featuredag/fdag/catalog"
 )
@@ -43,9 +42,6 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	q, err := filter.query()
 	if err != nil {
 		return err
-	}
-	if st, err := os.Stat(*project); err != nil || !st.IsDir() {
-		return usagef("--project %s: no such project directory", *project)
 	}
 	proj, err := loadProject(*project)
 	if err != nil {

@@ -51,6 +51,8 @@ func TestProjectTypoCreatesNothing(t *testing.T) {
 		"labels":  append([]string{"--methods", "fixed_horizon:h=1"}, window...),
 		"read":    {"--list"},
 		"gc":      {},
+		"compact": {"--table", "ft_features"},
+		"labels":  append([]string{"--methods", "fixed_horizon:h=10"}, window...),
 	}
 	for _, c := range commands {
 		args, ok := cases[c.name]
