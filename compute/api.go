@@ -56,6 +56,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+func (o Options) pool() *Pool {
+	if o.Pool == nil {
+		return defaultPool
+	}
+	return o.Pool
+}
+
 // Status values of FeatureStatus.
 const (
 	StatusSuccess = "success"

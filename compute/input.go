@@ -204,9 +204,12 @@ func (p *partition) rows(g int) (idx []int32, lo, hi int) {
 }
 
 // symbolKeys assigns a dense group id to every row by symbol, in order of
-// first appearance. A nil arr means one symbol.
-func symbolKeys(arr arrow.Array) (ids []int32, names []string) {
-	n := arr.Len()
+// first appearance, reading the column's chunks in turn (no copy).
+func symbolKeys(chunks []arrow.Array) (ids []int32, names []string) {
+	n := 0
+	for _, arr := range chunks {
+		n += arr.Len()
+	}
 	ids = make([]int32, n)
 	seen := map[string]int32{}
 	lookup := func(s string) int32 {
@@ -218,12 +221,22 @@ func symbolKeys(arr arrow.Array) (ids []int32, names []string) {
 		}
 		return id
 	}
+	at := 0
+	for _, arr := range chunks {
+		symbolKeysOf(arr, ids[at:at+arr.Len()], lookup)
+		at += arr.Len()
+	}
+	return ids, names
+}
+
+// symbolKeysOf fills ids with the group ids of arr's rows.
+func symbolKeysOf(arr arrow.Array, ids []int32, lookup func(string) int32) {
 	switch a := arr.(type) {
 	case *array.String:
 		// Feeds repeat a symbol in runs; remembering the last one skips most
 		// map lookups.
 		last, lastID := "", int32(-1)
-		for i := range n {
+		for i := range ids {
 			s := a.Value(i)
 			if a.IsNull(i) {
 				s = ""
@@ -235,7 +248,7 @@ func symbolKeys(arr arrow.Array) (ids []int32, names []string) {
 		}
 	case *array.Dictionary:
 		dictIDs := map[int]int32{}
-		for i := range n {
+		for i := range ids {
 			if a.IsNull(i) {
 				ids[i] = lookup("")
 				continue
@@ -249,7 +262,7 @@ func symbolKeys(arr arrow.Array) (ids []int32, names []string) {
 			ids[i] = id
 		}
 	default:
-		for i := range n {
+		for i := range ids {
 			s := ""
 			if arr.IsValid(i) {
 				s = arr.ValueStr(i)
@@ -257,7 +270,6 @@ func symbolKeys(arr arrow.Array) (ids []int32, names []string) {
 			ids[i] = lookup(s)
 		}
 	}
-	return ids, names
 }
 
 // partitionRows groups rows by symbol id (ids nil: one group) and sorts

@@ -73,6 +73,42 @@ func (p *Pool) tryHelper() bool {
 
 func (p *Pool) crowded() bool { return p.busy.Load() > p.limit() }
 
+// each runs independent jobs on the calling goroutine and on helpers while
+// the pool has room, at most want goroutines, and returns the first error
+// in the jobs' order once all ran.
+func (p *Pool) each(want int, jobs []func() error) error {
+	errs := make([]error, len(jobs))
+	var next atomic.Int64
+	run := func() {
+		for i := next.Add(1) - 1; i < int64(len(jobs)); i = next.Add(1) - 1 {
+			if timeTask != nil {
+				done := timeTask(-1, int(i))
+				errs[i] = jobs[i]()
+				done()
+				continue
+			}
+			errs[i] = jobs[i]()
+		}
+	}
+	p.enter()
+	defer p.leave()
+	var wg sync.WaitGroup
+	for h := 1; h < min(want, len(jobs)) && p.tryHelper(); h++ {
+		wg.Go(func() {
+			defer p.leave()
+			run()
+		})
+	}
+	run()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // task is a unit of work: step s (-1: the load) over chunk c of a group.
 type task struct {
 	g    *group
@@ -140,15 +176,12 @@ type scheduler struct {
 func runWorkers(ctx context.Context, prog *program, src *source, out *sink, opts Options, opsFor [][]kernels.Op) ([][]int32, error) {
 	s := &scheduler{
 		prog: prog, src: src, out: out, rows: opts.ChunkRows,
-		pool: opts.Pool, want: opts.Parallelism, opsFor: opsFor,
+		pool: opts.pool(), want: opts.Parallelism, opsFor: opsFor,
 		// One worker needs one chunk in flight; more need the next chunks
 		// to be loaded while the oldest ones finish.
 		window: 1,
 		todo:   groupsBySize(src.part),
 		left:   src.part.groups(),
-	}
-	if s.pool == nil {
-		s.pool = defaultPool
 	}
 	if s.want > 1 {
 		s.window = s.want + 2
@@ -356,6 +389,7 @@ func (s *scheduler) put(ch *chunk, id int) {
 
 // timeTask, when set (by BenchmarkOneSymbolModel), brackets every task:
 // it is called before the task runs and the function it returns after.
+// Pool.each's jobs are timed as chunk -1, step i.
 var timeTask func(c, s int) func()
 
 // run executes task t, with s.mu held on entry and on return but not while

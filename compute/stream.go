@@ -281,7 +281,7 @@ func (s *Stream) placeError(rec arrow.RecordBatch, err error) error {
 	var ids []int32
 	var names []string
 	if idx := rec.Schema().FieldIndices(s.opts.SymbolColumn); len(idx) > 0 {
-		ids, names = symbolKeys(rec.Column(idx[0]))
+		ids, names = symbolKeys([]arrow.Array{rec.Column(idx[0])})
 	}
 	for i, t := range times.ns {
 		if t < ooo.Last && (ids == nil || names[ids[i]] == ooo.Symbol) {
