@@ -171,6 +171,7 @@ func (s *service) explain(ctx context.Context, body []byte, st *callStats) (*exp
 	st.features = c.names()
 	var cols []string // nil: unknown input, any name may be a column
 	if c.Columns != nil {
+		cols = []string{} // given but empty: no name is a column
 		for n := range c.Columns {
 			cols = append(cols, n)
 		}

@@ -8,19 +8,24 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/featuredag/fdag/internal/tableio"
 	"github.com/featuredag/fdag/ir"
 )
 
 const explainExamples = `  fdag explain 'rolling_mean(close, 20) / rolling_mean(close, 100)'
   fdag explain 'ret=log(close) - log(lag(close))' 'vol=rolling_std(ret, 100)'
   fdag explain --features testdata/features/demo.yaml
+  fdag explain --input trades.parquet 'rolling_mean(close, 20)'   (identifiers checked against its columns)
+  fdag explain --columns event_time,symbol,px --alias close=px 'log(close)'
   fdag explain --dot --features testdata/features/demo.yaml | dot -Tsvg > dag.svg   (dot is Graphviz: apt install graphviz)
 `
 
 func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("explain", "[--features FILE] [--dot] [FORMULA | NAME=FORMULA]...", explainExamples, stderr)
+	fs := newFlagSet("explain", "[--features FILE] [--input FILE | --columns A,B] [--dot] [FORMULA | NAME=FORMULA]...", explainExamples, stderr)
 	var (
 		featureFile = fs.String("features", "", "feature specs, a YAML or JSON `FILE`")
+		input       = fs.String("input", "", "input table `FILE`.parquet|.csv whose columns the formulas must use (only its schema or header is read); without it or --columns any unknown name is taken as a column")
+		columns     = fs.String("columns", "", "comma-separated input `columns` the formulas must use (instead of --input)")
 		dot         = fs.Bool("dot", false, "print Graphviz DOT instead of text")
 		project     = fs.String("project", ".", "project `DIR` holding FeatureType YAML files")
 		aliases     listFlag
@@ -44,12 +49,24 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if *input != "" && *columns != "" {
+		return usagef("give --input or --columns, not both")
+	}
+	var cols []string // nil: not known, any name may be a column
+	switch {
+	case *input != "":
+		if cols, err = tableio.Columns(*input); err != nil {
+			return err
+		}
+	case *columns != "":
+		cols = splitList(*columns)
+	}
 	reg, err := loadRegistry(*project)
 	if err != nil {
 		return err
 	}
 
-	plan := ir.Compile(specs, ir.Options{Registry: reg, Aliases: aliasMap})
+	plan := ir.Compile(specs, ir.Options{Registry: reg, Aliases: aliasMap, SourceColumns: cols})
 	if *dot {
 		fmt.Fprint(stdout, plan.DOT())
 	} else {

@@ -102,3 +102,26 @@ func TestErrorsPrintedOnce(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// TestExplainChecksTheInputColumns: with --input (only the header or
+// schema is read) or --columns, a mistyped column is an error with a caret
+// and a suggestion; without them it is taken as a column, as before.
+func TestExplainChecksTheInputColumns(t *testing.T) {
+	dir := t.TempDir()
+	input := writeFile(t, filepath.Join(dir, "in.csv"), "event_time,symbol,trade_price\n2024-01-02T00:00:00Z,A,1\n")
+	want := "f1: 1:14: unknown identifier \"clsoe\": not a feature of this request, an input column or an alias; did you mean \"close\"?\n" +
+		"       | rolling_mean(clsoe, 2)\n       |              ^"
+	for _, flags := range [][]string{{"--input", input}, {"--columns", "event_time,symbol,trade_price"}} {
+		code, stdout, stderr := runCLI(t, append(append([]string{"explain", "--project", dir}, flags...), "rolling_mean(clsoe, 2)", "ok=log(close)")...)
+		if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stderr, `unknown identifier "clsoe"`) {
+			t.Errorf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", flags, code, stdout, stderr)
+		}
+	}
+	code, stdout, _ := runCLI(t, "explain", "--project", dir, "rolling_mean(clsoe, 2)")
+	if code != 0 || !strings.Contains(stdout, "n0 = clsoe") {
+		t.Errorf("without columns: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "explain", "--input", input, "--columns", "a", "log(a)"); code != exitUsage {
+		t.Errorf("--input and --columns: exit %d, %s", code, stderr)
+	}
+}

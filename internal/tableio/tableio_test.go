@@ -355,3 +355,25 @@ func columnValues(tbl arrow.Table, j int) []any {
 	}
 	return out
 }
+
+// TestColumns: the column names of a CSV header and a Parquet schema.
+func TestColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	csvPath := writeFile(t, "t.csv", "\ufeffevent_time,px\n2024-01-02T00:00:00Z,1\n")
+	tbl, err := Read(context.Background(), csvPath, mem, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	pqPath := filepath.Join(t.TempDir(), "t.parquet")
+	if err := Write(context.Background(), pqPath, tbl, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{csvPath, pqPath} {
+		got, err := Columns(p)
+		if err != nil || strings.Join(got, ",") != "event_time,px" {
+			t.Errorf("%s: %v %v", p, got, err)
+		}
+	}
+}

@@ -76,3 +76,15 @@ def test_ingest_error_does_not_stutter(client):
     msg = str(e.value)
     assert msg.count("cdm_trade_enriched") == 1 and msg.count("DoPut") <= 1, msg
     assert 'column "symbol" is missing' in msg
+
+
+def test_explain_checks_identifiers_against_the_columns(client):
+    t = _trades([1, 2, 3])
+    want = ('unknown identifier "clsoe": not a feature of this request, an input column or an alias; '
+            'did you mean "close"?')
+    for columns in (t, t.schema, list(t.column_names), {"trade_price": "double", "event_time": "timestamp[ms, tz=UTC]"}):
+        text = client.explain({"a": "rolling_mean(clsoe, 2)", "b": "log(close)"}, columns).text
+        assert want in text and "| rolling_mean(clsoe, 2)" in text and "^" in text, (columns, text)
+        assert "b = n" in text  # the good feature is explained
+    # Without columns the name is taken as a column, as before.
+    assert "n0 = clsoe" in client.explain({"a": "rolling_mean(clsoe, 2)"}).text

@@ -530,14 +530,32 @@ class FeatureClient:
             raw=raw,
         )
 
-    def explain(self, features: FeaturesLike, *, aliases: Optional[Mapping[str, str]] = None) -> Explanation:
+    def explain(
+        self,
+        features: FeaturesLike,
+        columns: Union[Mapping[str, str], pa.Schema, DataLike, Sequence[str], None] = None,
+        *,
+        aliases: Optional[Mapping[str, str]] = None,
+    ) -> Explanation:
         """The DAG the server builds for ``features`` (after CSE, with lookbacks).
+
+        ``columns`` (optional) is the input the features are meant for: a
+        table or DataFrame (its schema is used, not its rows), a pyarrow
+        Schema, a dict name -> type, or a list of column names. With it,
+        identifiers are checked against those columns (``clsoe`` is an
+        unknown column, with a caret and a suggestion); without it any
+        unknown name is taken as a column.
 
         Raises :class:`InvalidRequest` with the server's message for bad features.
         """
         body: Dict[str, Any] = {"features": normalize_features(features)}
         if aliases:
             body["aliases"] = dict(aliases)
+        if columns is not None:
+            if isinstance(columns, (list, tuple)) and all(isinstance(c, str) for c in columns):
+                body["columns"] = {c: "" for c in columns}
+            else:
+                body["columns"] = _columns_of(columns)
         with carets_for(body["features"]):
             raw = self._action("explain", body) or {}
         return Explanation(text=str(raw.get("text", "")), dot=str(raw.get("dot", "")), raw=raw)
