@@ -52,7 +52,6 @@ func TestProjectTypoCreatesNothing(t *testing.T) {
 		"read":    {"--list"},
 		"gc":      {},
 		"compact": {"--table", "ft_features"},
-		"labels":  append([]string{"--methods", "fixed_horizon:h=10"}, window...),
 	}
 	for _, c := range commands {
 		args, ok := cases[c.name]
