@@ -2,6 +2,8 @@ package formula
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -49,6 +51,14 @@ func MarkdownDocs() string {
 	b.WriteString("far above what a feature sensibly uses: a larger value is an error at its position. The kernels'\n")
 	b.WriteString("state grows with the rows actually seen, not with the parameter.\n\n")
 
+	b.WriteString("Identifiers name an input column, another feature of the request, an abstract input of a\n")
+	b.WriteString("[FeatureType](feature_types.md), or an alias of a column. The default aliases (a request's\n")
+	b.WriteString("`aliases`, or `--alias NAME=COLUMN`, add to or replace them):\n\n")
+	b.WriteString("| alias | column |\n| --- | --- |\n")
+	for _, name := range slices.Sorted(maps.Keys(DefaultAliases)) {
+		fmt.Fprintf(&b, "| `%s` | `%s` |\n", name, DefaultAliases[name])
+	}
+	b.WriteString("\nWhen the input has a column of the alias's own name, the column wins.\n\n")
 	b.WriteString("| function | family | description |\n| --- | --- | --- |\n")
 	for _, f := range Functions {
 		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", f.Signature(), f.Name, f.Family, mdCell(f.Doc))

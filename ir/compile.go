@@ -13,8 +13,10 @@ import (
 )
 
 // DefaultAliases are the column aliases of the original system: formulas
-// written against bar data (close, volume) run on trade data.
-var DefaultAliases = map[string]string{"close": "trade_price", "volume": "trade_size"}
+// written against bar data (close, volume) run on trade data. They are
+// declared with the function table (formula.DefaultAliases), whose
+// reference lists them.
+var DefaultAliases = formula.DefaultAliases
 
 // Options configures Compile. The zero value compiles against the built-in
 // registry and the default aliases, taking unknown names as source columns.
