@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,17 @@ func TestSplit(t *testing.T) {
 }
 
 // ingestDemo writes about three days of synthetic trades of two symbols.
+// demoWarehouse opens a warehouse in a temp dir holding the demo trades.
+func demoWarehouse(t *testing.T, mem memory.Allocator) *catalog.Warehouse {
+	t.Helper()
+	wh, err := catalog.Open(context.Background(), t.TempDir(), catalog.Config{}, catalog.Options{Mem: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestDemo(t, wh, mem)
+	return wh
+}
+
 func ingestDemo(t *testing.T, wh *catalog.Warehouse, mem memory.Allocator) {
 	t.Helper()
 	rdr := demodata.NewReader(demodata.Config{Rows: 30_000, Seed: 7, Symbols: []string{"BTCUSDT", "ETHUSDT"}, MeanGap: 8 * time.Second, Start: day0, BatchRows: 4096}, mem)
@@ -90,12 +102,8 @@ func TestComputeMatchesFullHistory(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
 	ctx := context.Background()
-	wh, err := catalog.Open(ctx, t.TempDir(), catalog.Config{}, catalog.Options{Mem: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
+	wh := demoWarehouse(t, mem)
 	defer wh.Close()
-	ingestDemo(t, wh, mem)
 
 	start, end := day0.Add(31*time.Hour), day0.Add(48*time.Hour)
 	for _, sym := range []string{"BTCUSDT", "ETHUSDT"} {
@@ -208,5 +216,28 @@ func TestComputeErrors(t *testing.T) {
 	}
 	if _, err := Compute(ctx, wh, Request{Start: day0, End: day0.Add(time.Hour)}); err == nil {
 		t.Error("no features: no error")
+	}
+}
+
+// A cumulative feature would restart at the warmup's first row, so a
+// batch/fetch computation refuses it (its status names the call) and
+// computes the others.
+func TestComputeRefusesCumulative(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	wh := demoWarehouse(t, mem)
+	defer wh.Close()
+	specs := []ir.Spec{{Name: "vol", Formula: "cum_sum(volume)"}, {Name: "ret", Formula: "diff(log(close))"}}
+	got, err := Compute(ctx, wh, Request{Specs: specs, Symbols: []string{"BTCUSDT"}, Start: day0, End: day0.Add(time.Hour), Mem: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	if st := got.Statuses[0]; st.Status != compute.StatusError || !strings.Contains(st.Error, "1:1: cum_sum needs every earlier row") {
+		t.Errorf("cum_sum status %+v", st)
+	}
+	if st := got.Statuses[1]; st.Status != compute.StatusSuccess {
+		t.Errorf("ret status %+v", st)
 	}
 }

@@ -79,7 +79,7 @@ func (r Request) plan(ctx context.Context, wh *catalog.Warehouse) (*ir.Plan, *ar
 	for i, f := range schema.Fields() {
 		names[i] = f.Name
 	}
-	plan, err := ir.CompileContext(ctx, r.Specs, ir.Options{Registry: r.Registry, Aliases: r.Aliases, SourceColumns: names})
+	plan, err := ir.CompileContext(ctx, r.Specs, ir.Options{Registry: r.Registry, Aliases: r.Aliases, SourceColumns: names, BoundedWarmup: true})
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -90,10 +90,16 @@ const (
 	// FamilyDecay: exponential decay over all earlier rows (unbounded
 	// lookback, a practical warmup of a number of half-lives).
 	FamilyDecay = "decay"
+	// FamilyCumulative: an aggregate of every earlier row of the symbol,
+	// equally weighted, so no warmup is enough: the result depends on
+	// where the rows begin. Computed from the first row of the input;
+	// refused where the input is a bounded warmup before a range (fetches
+	// and batch runs, ir.Options.BoundedWarmup).
+	FamilyCumulative = "cumulative"
 )
 
 // Families lists the families in documentation order.
-var Families = []string{FamilyElementwise, FamilyShift, FamilyRolling, FamilyDecay}
+var Families = []string{FamilyElementwise, FamilyShift, FamilyRolling, FamilyDecay, FamilyCumulative}
 
 // Func declares a built-in function. This table is the single source of
 // truth: the checker validates and binds calls against it, the IR derives
@@ -227,6 +233,12 @@ var Functions = []*Func{
 		Doc: "acc_t = x_t + acc_{t-1} * 2^(-1/h) (rows) or 2^(-dt/h) (duration); starts at the first non-null value; a null x adds nothing.", Example: "decay_accum(volume, '30s')"},
 	{Name: "ewm_mean", Family: "decay", Params: []Param{pX, pHalfLife},
 		Doc: "Exponentially weighted mean with half-life h, as Polars ewm_mean(half_life=h, adjust=True) or ewm_mean_by(time, half_life=h).", Example: "ewm_mean(close, 50)"},
+	{Name: "cum_sum", Family: "cumulative", Params: []Param{pX},
+		Doc: "Sum of x over every row of the symbol so far (compensated); a null row gives null and adds nothing; NaN from the first NaN on, as Polars' cum_sum. Cumulative from the first input row: refused in fetches and batch runs, whose input starts at a bounded warmup.", Example: "cum_sum(volume)"},
+	{Name: "cum_max", Family: "cumulative", Params: []Param{pX},
+		Doc: "Largest x of the symbol so far; a null row gives null; NaN is skipped unless nothing else has been seen, as Polars' cum_max. Cumulative from the first input row, as cum_sum.", Example: "close / cum_max(close) - 1"},
+	{Name: "cum_min", Family: "cumulative", Params: []Param{pX},
+		Doc: "Smallest x of the symbol so far, as cum_max.", Example: "cum_min(close)"},
 }
 
 var funcByName = func() map[string]*Func {

@@ -30,6 +30,12 @@ type Options struct {
 	// NoCSE gives every feature its own nodes (sharing only within the
 	// feature), so tests can check that sharing changes no result.
 	NoCSE bool
+	// BoundedWarmup says the input will be a requested range plus the
+	// warmup its lookback asks for (a fetch, a batch run), not every row
+	// of the symbol: cumulative functions (cum_sum, ...), whose value
+	// depends on where the rows begin, then fail with an error at their
+	// call instead of silently restarting at the warmup's first row.
+	BoundedWarmup bool
 }
 
 // Feature is one requested feature in the plan, in request order.

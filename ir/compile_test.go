@@ -511,3 +511,32 @@ func TestFeatureChainIsLinear(t *testing.T) {
 		}
 	}
 }
+
+// Cumulative functions need every earlier row: explain says so, and where
+// the input is a bounded warmup (fetches, batch runs) they fail at their
+// call, with the features using them, and nothing else.
+func TestCumulativeRefusedUnderBoundedWarmup(t *testing.T) {
+	specs := []Spec{
+		{Name: "peak", Formula: "close / cum_max(close)"},
+		{Name: "uses_peak", Formula: "peak * 2"},
+		{Name: "sma", Formula: "rolling_mean(close, 3)"},
+	}
+	p := Compile(specs, Options{})
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Features[0].Lookback.String(), "all earlier rows (cumulative from the first input row; refused in fetches and batch runs)"; got != want {
+		t.Errorf("lookback %q, want %q", got, want)
+	}
+	b := Compile(specs, Options{BoundedWarmup: true})
+	want := "peak: 1:9: cum_max needs every earlier row of the symbol, but a fetch or batch run reads its range plus a bounded warmup, so the result would depend on where the read starts; compute it over an input table (fdag compute, DoExchange), or use a rolling window"
+	if err := b.Features[0].Err; err == nil || err.Error() != want {
+		t.Errorf("peak: %v\nwant %s", err, want)
+	}
+	if err := b.Features[1].Err; err == nil || !strings.Contains(err.Error(), `depends on failed feature "peak"`) {
+		t.Errorf("uses_peak: %v", err)
+	}
+	if err := b.Features[2].Err; err != nil {
+		t.Errorf("sma: %v", err)
+	}
+}

@@ -22,10 +22,18 @@ import (
 // and Rows/Dur then hold a practical warmup of WarmupHalfLives half-lives,
 // after which the weight of the missing history is 2^-40 (about 1e-12) of
 // the total, below what a float64 feature value can show.
+//
+// cum_sum, cum_max and cum_min weigh every earlier row equally, so no
+// warmup is enough: All is set (with Unbounded) and the value at a row
+// depends on where the input begins. They are computed from the first row
+// given (fdag compute, DoExchange); where the input is a bounded warmup
+// before a requested range (fetches, batch runs) the IR refuses them
+// (Options.BoundedWarmup).
 type Lookback struct {
 	Rows      int
 	Dur       int64 // nanoseconds
 	Unbounded bool
+	All       bool // needs every earlier row of the symbol (cumulative)
 }
 
 // WarmupHalfLives is the number of half-lives reported as the practical
@@ -34,19 +42,20 @@ const WarmupHalfLives = 40
 
 // then is the lookback of a node needing l on top of its argument's need a.
 func (a Lookback) then(l Lookback) Lookback {
-	return Lookback{Rows: a.Rows + l.Rows, Dur: a.Dur + l.Dur, Unbounded: a.Unbounded || l.Unbounded}
+	return Lookback{Rows: a.Rows + l.Rows, Dur: a.Dur + l.Dur, Unbounded: a.Unbounded || l.Unbounded, All: a.All || l.All}
 }
 
 // Max is the larger need of the two, rows and durations separately.
 func (a Lookback) Max(b Lookback) Lookback {
-	return Lookback{Rows: max(a.Rows, b.Rows), Dur: max(a.Dur, b.Dur), Unbounded: a.Unbounded || b.Unbounded}
+	return Lookback{Rows: max(a.Rows, b.Rows), Dur: max(a.Dur, b.Dur), Unbounded: a.Unbounded || b.Unbounded, All: a.All || b.All}
 }
 
 // IsZero reports whether no history is needed.
 func (a Lookback) IsZero() bool { return a == Lookback{} }
 
 // String is "0", "5 rows", "1m", "99 rows + 5m", with "unbounded (warmup
-// ...)" around it for decaying features.
+// ...)" around it for decaying features, "all earlier rows (...)" for
+// cumulative ones.
 func (a Lookback) String() string {
 	var s string
 	switch {
@@ -60,6 +69,9 @@ func (a Lookback) String() string {
 		s = formula.FormatDuration(a.Dur)
 	default:
 		s = "0"
+	}
+	if a.All {
+		return "all earlier rows (cumulative from the first input row; refused in fetches and batch runs)"
 	}
 	if a.Unbounded {
 		return "unbounded (warmup " + s + ")"
@@ -78,6 +90,8 @@ func (n *Node) own() Lookback {
 			return Lookback{Dur: n.Window.Dur}
 		}
 		return Lookback{Rows: n.Window.Rows - 1}
+	case ClassCumulative:
+		return Lookback{Unbounded: true, All: true}
 	case ClassDecay:
 		l := Lookback{Unbounded: true}
 		if n.HalfLife.Dur > 0 {

@@ -107,6 +107,9 @@ func (x *exprBuilder) call(call *formula.Call) (NodeID, *formula.Error) {
 		// TestOpTable makes this unreachable.
 		return 0, errAt(call.FuncPos, "function %s is not supported by the IR", b.Func.Name)
 	}
+	if op.Class() == ClassCumulative && x.c.opts.BoundedWarmup {
+		return 0, errAt(call.Pos, "%s needs every earlier row of the symbol, but a fetch or batch run reads its range plus a bounded warmup, so the result would depend on where the read starts; compute it over an input table (fdag compute, DoExchange), or use a rolling window", b.Func.Name)
+	}
 	if arity := op.arity(); b.Func.Variadic && len(args) > arity {
 		// max(a, b, c) is max(max(a, b), c): binary nodes, each shared.
 		acc := x.add(Node{Op: op, Args: args[:arity], Params: b.Params})

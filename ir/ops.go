@@ -56,6 +56,9 @@ const (
 	// ClassDecay: every earlier row with a decaying weight (unbounded; a
 	// practical warmup of WarmupHalfLives half-lives).
 	ClassDecay
+	// ClassCumulative: every earlier row, equally weighted (no warmup is
+	// enough; Lookback.All).
+	ClassCumulative
 )
 
 var classOfFamily = map[string]Class{
@@ -63,6 +66,7 @@ var classOfFamily = map[string]Class{
 	formula.FamilyShift:       ClassShift,
 	formula.FamilyRolling:     ClassRolling,
 	formula.FamilyDecay:       ClassDecay,
+	formula.FamilyCumulative:  ClassCumulative,
 }
 
 // opDef is one row of the op table.

@@ -69,6 +69,7 @@ var Default = sync.OnceValue(func() *Registry {
 	RegisterShift(r)
 	RegisterRolling(r)
 	RegisterDecay(r)
+	RegisterCumulative(r)
 	return r
 })
 

@@ -19,6 +19,7 @@ References (see reference.py):
 - rolling_std, rolling_corr and rolling_cov: a two-pass numpy loop (Polars' raw-moment
   corr can be off); std/corr of fewer than two values is null.
 - decay_accum: a plain loop (Polars has none).
+- cum_sum, cum_max, cum_min: Polars' cum_*.
 Values must agree within rel 1e-9 / abs 1e-12, NaN equal to NaN, with the
 same null positions.
 """
@@ -164,6 +165,10 @@ CASES = [
     # duration windows, std/corr by loop on every row
     Case("std_1m", "rolling_std(price, '1m')", loop("std", "price", "1m")),
     Case("corr_5m", "rolling_corr(price, size, '5m')", loop("corr", "price", "5m", y="size")),
+    # cumulative (from the first input row; nulls stay null)
+    Case("cum_sum", "cum_sum(size)", per_symbol(S.cum_sum())),
+    Case("cum_max", "cum_max(price)", per_symbol(P.cum_max())),
+    Case("cum_min", "cum_min(price)", per_symbol(P.cum_min())),
     # decay
     Case("decay_10", "decay_accum(size, 10)", lambda d: loop_decay_accum(d, d["size"], 10)),
     Case("decay_2_5", "decay_accum(size, 2.5)", lambda d: loop_decay_accum(d, d["size"], 2.5)),
