@@ -24,6 +24,8 @@ const (
 	ActionValidate     = "validate"
 	ActionExplain      = "explain"
 	ActionRunBatch     = "run_batch"
+	ActionBars         = "bars"
+	ActionLabels       = "labels"
 )
 
 var actionTypes = []*flight.ActionType{
@@ -32,6 +34,8 @@ var actionTypes = []*flight.ActionType{
 	{Type: ActionValidate, Description: "Body: the exchange command JSON, with optional \"columns\": {name: type} describing the input (default: cdm_trade_enriched). Result: {\"features\": [{name, status, error}]}."},
 	{Type: ActionExplain, Description: "Body: {\"features\": [...]} (optional \"aliases\", \"columns\"). Result: {\"text\": the DAG after CSE with lookbacks, \"dot\": Graphviz}."},
 	{Type: ActionRunBatch, Description: runBatchDescription},
+	{Type: ActionBars, Description: barsDescription},
+	{Type: ActionLabels, Description: labelsDescription},
 }
 
 // ListActions lists the actions.
@@ -63,6 +67,10 @@ func (s *service) DoAction(act *flight.Action, stream flight.FlightService_DoAct
 		res, err = s.explain(stream.Context(), act.Body, st)
 	case ActionRunBatch:
 		return s.runBatch(act.Body, stream, st) // streams its own results
+	case ActionBars:
+		res, err = s.runBars(stream.Context(), act.Body, st)
+	case ActionLabels:
+		res, err = s.runLabels(stream.Context(), act.Body, st)
 	default:
 		names := make([]string, len(actionTypes))
 		for i, a := range actionTypes {

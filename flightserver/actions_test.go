@@ -159,7 +159,7 @@ func TestActions(t *testing.T) {
 			}
 			names = append(names, a.Type)
 		}
-		if strings.Join(names, ",") != "health,list_features,validate,explain,run_batch" {
+		if strings.Join(names, ",") != "health,list_features,validate,explain,run_batch,bars,labels" {
 			t.Fatalf("%v", names)
 		}
 	})

@@ -59,19 +59,19 @@ type BarsSummary struct {
 func RunBars(ctx context.Context, wh *catalog.Warehouse, req BarsRequest) (BarsSummary, error) {
 	var sum BarsSummary
 	if len(req.Specs) == 0 {
-		return sum, fmt.Errorf("bars: no bar kinds requested")
+		return sum, requestErrorf("bars: no bar kinds requested")
 	}
 	if len(req.Symbols) == 0 {
-		return sum, fmt.Errorf("bars: no symbols given")
+		return sum, requestErrorf("bars: no symbols given")
 	}
 	for _, t := range []time.Time{req.Start, req.End} {
 		if !t.Equal(t.UTC().Truncate(24 * time.Hour)) {
-			return sum, fmt.Errorf("bars: %s is not a UTC midnight: bars reset at each UTC day, so a run covers whole days", t.Format(time.RFC3339Nano))
+			return sum, requestErrorf("bars: %s is not a UTC midnight: bars reset at each UTC day, so a run covers whole days", t.Format(time.RFC3339Nano))
 		}
 	}
 	shards, err := batch.Split(req.Symbols, req.Start, req.End, batch.DefaultShard)
 	if err != nil {
-		return sum, fmt.Errorf("bars: %w", err)
+		return sum, requestErrorf("bars: %w", err)
 	}
 	if req.Mem == nil {
 		req.Mem = memory.DefaultAllocator
@@ -178,4 +178,15 @@ func barsOfShard(ctx context.Context, wh *catalog.Warehouse, req BarsRequest, sh
 		out[i] = e.Take(i)
 	}
 	return out, src.Table.NumRows(), nil
+}
+
+// RequestError is a run refused for its request (bad times, parameters or
+// source), before anything was read or written: the caller's to fix.
+type RequestError struct{ Err error }
+
+func (e *RequestError) Error() string { return e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+func requestErrorf(format string, args ...any) error {
+	return &RequestError{Err: fmt.Errorf(format, args...)}
 }

@@ -81,7 +81,7 @@ func eventColumnsOf(tbl *table.Table, name string) (eventColumns, error) {
 	case has("close"):
 		ec.price = "close"
 	default:
-		return ec, fmt.Errorf("labels: source %s has neither trade_price (trades) nor close (bars)", name)
+		return ec, requestErrorf("labels: source %s has neither trade_price (trades) nor close (bars)", name)
 	}
 	return ec, nil
 }
@@ -121,7 +121,7 @@ func RunLabels(ctx context.Context, wh *catalog.Warehouse, req LabelsRequest) (L
 	}
 	shards, err := batch.Split(req.Symbols, req.Start, req.End, batch.DefaultShard)
 	if err != nil {
-		return sum, fmt.Errorf("labels: %w", err)
+		return sum, requestErrorf("labels: %w", err)
 	}
 	src, err := wh.LoadTable(ctx, req.Source)
 	if err != nil {
@@ -201,25 +201,25 @@ func RunLabels(ctx context.Context, wh *catalog.Warehouse, req LabelsRequest) (L
 
 func (req LabelsRequest) validate() error {
 	if len(req.Specs) == 0 {
-		return fmt.Errorf("labels: no label methods requested")
+		return requestErrorf("labels: no label methods requested")
 	}
 	if len(req.Symbols) == 0 {
-		return fmt.Errorf("labels: no symbols given")
+		return requestErrorf("labels: no symbols given")
 	}
 	if req.Source == catalog.LabelsTable {
-		return fmt.Errorf("labels: the events are trades or bars, not %s", catalog.LabelsTable)
+		return requestErrorf("labels: the events are trades or bars, not %s", catalog.LabelsTable)
 	}
 	for _, t := range []time.Time{req.Start, req.End} {
 		if !t.Equal(t.UTC().Truncate(24 * time.Hour)) {
-			return fmt.Errorf("labels: %s is not a UTC midnight: a run covers whole days (an event's future reaches to its day's end plus the lookahead)", t.Format(time.RFC3339Nano))
+			return requestErrorf("labels: %s is not a UTC midnight: a run covers whole days (an event's future reaches to its day's end plus the lookahead)", t.Format(time.RFC3339Nano))
 		}
 	}
 	if req.Lookahead < 0 {
-		return fmt.Errorf("labels: lookahead %s is negative", req.Lookahead)
+		return requestErrorf("labels: lookahead %s is negative", req.Lookahead)
 	}
 	for _, s := range req.Specs {
 		if h := s.Horizon(); h > req.Lookahead {
-			return fmt.Errorf("labels: %s looks %s ahead, more than the lookahead %s: raise the lookahead", s, h, req.Lookahead)
+			return requestErrorf("labels: %s looks %s ahead, more than the lookahead %s: raise the lookahead", s, h, req.Lookahead)
 		}
 	}
 	return nil

@@ -822,6 +822,20 @@ class FeatureClient:
 
         return run_batch(self, symbols, start, end, features, **kwargs)
 
+    def bars(self, kinds: Union[str, Sequence[str]], symbols: Union[str, Sequence[str]], start: TimeLike, end: TimeLike,
+             **kwargs: Any) -> Dict[str, Any]:
+        """Bar tables on the server, as ``fdag bars``: see :func:`fdag.process.bars`."""
+        from .process import bars
+
+        return bars(self, kinds, symbols, start, end, **kwargs)
+
+    def labels(self, methods: Union[str, Sequence[str]], symbols: Union[str, Sequence[str]], start: TimeLike,
+               end: TimeLike, **kwargs: Any) -> Dict[str, Any]:
+        """Labels into cdm_labels on the server, as ``fdag labels``: see :func:`fdag.process.labels`."""
+        from .process import labels
+
+        return labels(self, methods, symbols, start, end, **kwargs)
+
     def read_table(
         self,
         table: str = "ft_features",
