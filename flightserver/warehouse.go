@@ -323,13 +323,13 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 		return warehouseError(ctx, "DoGet", err)
 	}
 	defer res.Release()
-	if res.SourceRows == 0 {
-		// probably a wrong symbol or range, not a success to stay silent
-		// about (the client warns its user too)
-		s.log.Warn("DoGet: the fetch matched no source rows", "source", req.Source, "symbols", req.Symbols,
-			"start", req.Start.Format(time.RFC3339), "end", req.End.Format(time.RFC3339))
+	// probably a wrong symbol or range, not a success to stay silent
+	// about: logged, and said to the client in-band (notices.go)
+	notices := fetchNotices(req, res)
+	for _, n := range notices {
+		s.log.Warn("DoGet: "+n.Message, "source", n.Table, "symbols", n.Symbols, "start", n.Start, "end", n.End)
 	}
-	return s.writeBatches(ctx, stream, res.Table.Schema(), tableBatches(res.Table), st)
+	return s.writeBatches(ctx, stream, res.Table.Schema(), tableBatches(res.Table), st, noticesMetadata(notices))
 }
 
 // tableBatches yields tbl's record batches of at most 64K rows.
@@ -345,8 +345,9 @@ func tableBatches(tbl arrow.Table) iter.Seq2[arrow.RecordBatch, error] {
 	}
 }
 
-// writeBatches sends schema then every batch (which the iterator owns).
-func (s *service) writeBatches(ctx context.Context, stream flight.FlightService_DoGetServer, schema *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], st *callStats) error {
+// writeBatches sends schema then every batch (which the iterator owns),
+// then each trailer (notices.go).
+func (s *service) writeBatches(ctx context.Context, stream flight.FlightService_DoGetServer, schema *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], st *callStats, trailer ...[]byte) error {
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(s.mem))
 	defer w.Close()
 	for rec, err := range recs {
@@ -357,6 +358,9 @@ func (s *service) writeBatches(ctx context.Context, stream flight.FlightService_
 			return sendError(ctx, err)
 		}
 		st.rowsOut += rec.NumRows()
+	}
+	if err := writeTrailer(w, schema, s.mem, trailer); err != nil {
+		return sendError(ctx, err)
 	}
 	return nil
 }

@@ -136,7 +136,7 @@ def test_empty_reads_warn_or_raise(wh):
         wh.read_table("ft_features", start="2021-01-01", end="2021-01-02")
     with pytest.raises(fdag.EmptyResult, match="ETHUSDT"):
         wh.read_features("ETHUSDT", START, END, ["px"], on_empty="error")
-    with pytest.warns(fdag.EmptyResultWarning, match=r"cdm_trade_enriched: no rows for symbol XRPUSDT"):
+    with pytest.warns(fdag.EmptyResultWarning, match=r"cdm_trade_enriched: no source rows for symbol XRPUSDT in \[2020-02-22"):
         wh.fetch(["BTCUSDT", "XRPUSDT"], START, "2020-02-22T00:10:00Z", {"px": "close"})
     import warnings
 

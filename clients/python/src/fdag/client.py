@@ -19,7 +19,7 @@ from .progress import ProgressLike, progress_bar
 from .carets import caret_statuses, carets_for
 from .frames import KeepLike, check_times, decode_dictionaries, from_pandas, keep_columns, with_kept
 from .narrow import narrow_to_wide
-from .notices import FdagWarning, check_on_empty, check_read
+from .notices import FdagWarning, check_on_empty, check_read, report_notices
 from .result import METADATA_KEY, ComputeResult, FeatureStatus, parse_statuses
 from .specs import FeaturesLike, normalize_features
 from .warehouse import (
@@ -782,9 +782,13 @@ class FeatureClient:
             raise from_flight_error(e) from e
         if progress is None and len(info.endpoints) < 2:
             progress = False
-        table = read_endpoints(self._client, options, info, parallel, max_workers, progress)
-        check_read(source, {"symbols": cmd["symbols"], "start": cmd["start"], "end": cmd["end"]}, table,
-                   on_empty, cmd["symbols"])
+        notices: List[Dict[str, Any]] = []
+        table = read_endpoints(self._client, options, info, parallel, max_workers, progress, notices)
+        if notices:  # the server says which symbols and ranges had no source rows
+            report_notices(notices, on_empty, cmd["start"], cmd["end"])
+        else:  # a server without in-band notices: judge from the rows
+            check_read(source, {"symbols": cmd["symbols"], "start": cmd["start"], "end": cmd["end"]}, table,
+                       on_empty, cmd["symbols"])
         md = info.schema.metadata or {}
         return ComputeResult(
             table=table,

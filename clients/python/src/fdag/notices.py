@@ -84,3 +84,44 @@ def check_read(table_name: str, flt: Dict[str, Any], result: pa.Table, on_empty:
     if lost:
         report_empty(f"{table_name}: no rows for feature{'s' if len(lost) > 1 else ''} "
                      f"{', '.join(map(str, lost))} ({describe_filter(flt)})", on_empty, stacklevel)
+
+
+def report_notices(notices: Sequence[Dict[str, Any]], on_empty: str, start: str, end: str,
+                   stacklevel: int = 3) -> None:
+    """Warn (or raise, as ``on_empty`` says) once per (table, symbols) for
+    the server's in-band ``empty`` notices of a fetch over [start, end):
+    the endpoints of one symbol that found nothing are merged, so an
+    unknown symbol over five days is one warning, not five."""
+    if on_empty == "ignore":
+        return
+    groups: Dict[tuple, List[Dict[str, Any]]] = {}
+    for n in notices:
+        if n.get("kind") != "empty":
+            continue
+        key = (n.get("table", "?"), tuple(n.get("symbols") or ()))
+        groups.setdefault(key, []).append(n)
+    for (table, symbols), ns in groups.items():
+        if len(ns) == 1 and ns[0].get("message"):
+            report_empty(str(ns[0]["message"]), on_empty, stacklevel)
+            continue
+        what = (f"symbol{'s' if len(symbols) > 1 else ''} {', '.join(symbols)}") if symbols else "any symbol"
+        ranges = sorted((str(n.get("start", "")), str(n.get("end", ""))) for n in ns)
+        spans: List[List[str]] = []
+        for a, b in ranges:  # contiguous shards as one span (ISO UTC times order as text)
+            if spans and a <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], b)
+            else:
+                spans.append([a, b])
+        if len(spans) == 1 and iso_key(spans[0][0]) <= iso_key(start) and iso_key(spans[0][1]) >= iso_key(end):
+            report_empty(f"{table}: no source rows for {what} in [{start}, {end})", on_empty, stacklevel)
+        else:
+            shown = ", ".join(f"[{a}, {b})" for a, b in spans[:3]) + (", ..." if len(spans) > 3 else "")
+            report_empty(f"{table}: no source rows for {what} in {shown} ({len(ns)} of the fetch's shards)",
+                         on_empty, stacklevel)
+
+
+def iso_key(t: str) -> str:
+    """A time as the server writes it (2024-01-02T00:00:00Z), for comparing
+    with the text the caller gave (2024-01-02 is midnight UTC)."""
+    t = t.strip()
+    return t + "T00:00:00Z" if len(t) == 10 else t

@@ -9,7 +9,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -84,36 +84,72 @@ def read_endpoints(
     parallel: bool,
     max_workers: Optional[int] = None,
     progress: ProgressLike = False,
+    notices: Optional[List[Dict[str, Any]]] = None,
 ) -> pa.Table:
     """DoGet every endpoint of ``info`` (in parallel threads when asked) and
     concatenate the answers in endpoint order. ``progress`` counts endpoints
-    done (see :mod:`fdag.progress`)."""
+    done (see :mod:`fdag.progress`). The server's in-band notices (the
+    ``fdag.notices`` of a batch's app_metadata, docs/flight.md) are
+    appended to ``notices`` in endpoint order when it is given."""
     endpoints = list(info.endpoints)
     schema = info.schema
     bar = progress_bar(progress, total=len(endpoints), desc="fetch", unit="endpoint")
     lock = threading.Lock()
 
-    def one(ep: flight.FlightEndpoint) -> pa.Table:
+    def one(ep: flight.FlightEndpoint) -> Tuple[pa.Table, List[Dict[str, Any]]]:
         try:
-            part = client.do_get(ep.ticket, options).read_all()
+            reader = client.do_get(ep.ticket, options)
+            batches, found = [], []
+            while True:
+                try:
+                    chunk = reader.read_chunk()
+                except StopIteration:
+                    break
+                if chunk.data is not None and chunk.data.num_rows:
+                    batches.append(chunk.data)
+                found += notices_of(chunk.app_metadata)
+            part = pa.Table.from_batches(batches, schema=reader.schema)
+        except FdagError:
+            raise
         except Exception as e:
             raise from_flight_error(e) from e
         with lock:
             bar.update(1)
-        return part
+        return part, found
 
     if not endpoints:
         return schema.empty_table()
     with bar:
         if parallel and len(endpoints) > 1:
             with ThreadPoolExecutor(max_workers=max_workers or min(8, len(endpoints)), thread_name_prefix="fdag-fetch") as pool:
-                parts = list(pool.map(one, endpoints))
+                answers = list(pool.map(one, endpoints))
         else:
-            parts = [one(ep) for ep in endpoints]
+            answers = [one(ep) for ep in endpoints]
+    parts = [a[0] for a in answers]
+    if notices is not None:
+        for _, found in answers:
+            notices.extend(found)
     try:
         return pa.concat_tables([p.cast(schema) if p.schema != schema else p for p in parts])
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise ProtocolError(f"the endpoints answered with different schemas: {e}") from e
+
+
+#: The app_metadata key of the server's in-band notices.
+NOTICES_KEY = "fdag.notices"
+
+
+def notices_of(app_metadata: Optional[pa.Buffer]) -> List[Dict[str, Any]]:
+    """The notices in one FlightData message's app_metadata ([] when none;
+    metadata that is not the server's JSON is not ours to judge)."""
+    if app_metadata is None or app_metadata.size == 0:
+        return []
+    try:
+        raw = json.loads(app_metadata.to_pybytes())
+    except ValueError:
+        return []
+    found = raw.get(NOTICES_KEY) if isinstance(raw, dict) else None
+    return [n for n in found if isinstance(n, dict)] if isinstance(found, list) else []
 
 
 def read_with_progress(reader: flight.FlightStreamReader, progress: ProgressLike, desc: str) -> pa.Table:
