@@ -206,6 +206,9 @@ func refTrend(tm []int64, p []float64, window, minLen, step int) []Trend {
 				best, bestT, bestL = math.Abs(tv), tv, l
 			}
 		}
+		if bestL == 0 {
+			continue // a flat window: every slope 0/0, no trend (real prices do this)
+		}
 		j := i + bestL - 1
 		out[i] = Trend{tm[j], bestT, p[j]/p[i] - 1, math.Copysign(1, bestT)}
 	}
@@ -259,10 +262,12 @@ func crossSample(seed uint64) []CrossSection {
 	return syms
 }
 
-func TestExcessOverMedianAndTailSets(t *testing.T) {
-	syms := crossSample(1)
+// checkCrossSections compares ExcessOverMedian and TailSets with a brute
+// force over every key: every symbol's return there, sorted for the
+// median, ranked (smaller, or equal and an earlier symbol) for the tails.
+func checkCrossSections(t *testing.T, what string, syms []CrossSection, q float64) {
+	t.Helper()
 	ex := ExcessOverMedian(syms)
-	const q = 0.2
 	tails, err := TailSets(syms, q)
 	if err != nil {
 		t.Fatal(err)
@@ -309,10 +314,15 @@ func TestExcessOverMedianAndTailSets(t *testing.T) {
 				}
 			}
 			if !same(ex[s][i], wantEx) || !same(tails[s][i], wantTail) {
-				t.Fatalf("symbol %d key %d: excess %v tail %v, want %v %v", s, k, ex[s][i], tails[s][i], wantEx, wantTail)
+				t.Fatalf("%s: symbol %d key %d: excess %v tail %v, want %v %v", what, s, k, ex[s][i], tails[s][i], wantEx, wantTail)
 			}
 		}
 	}
+}
+
+func TestExcessOverMedianAndTailSets(t *testing.T) {
+	syms := crossSample(1)
+	checkCrossSections(t, "synthetic", syms, 0.2)
 	if _, err := TailSets(syms, 0.7); err == nil {
 		t.Error("q=0.7 accepted")
 	}
