@@ -19,7 +19,8 @@ fdag computes [Qlib](https://github.com/microsoft/qlib)'s expressions as Qlib wr
 (` + "`qlib.contrib.data.loader.Alpha158DL`" + `, all 158 expressions) compiles unchanged over a table of bars with
 columns open, high, low, close, volume and vwap, and tests/qlib checks every value against pyqlib
 0.9.7 itself on the same data (Alpha158, and 30 more expressions for the operators Alpha158 does
-not use), at float32 tolerance: Qlib stores and computes float32.
+not use): as Qlib runs (float32) within 1e-4, and Qlib's own operators run in float64 on the same
+inputs within 1e-9 (137 of 188 exactly equal, the worst 5e-11).
 
 A spec selects the dialect with ` + "`\"dialect\": \"qlib\"`" + `; a formula with a ` + "`$field`" + ` is Qlib's without it
 (` + "`$`" + ` is not part of fdag's own syntax). This holds wherever specs go: feature files and ` + "`--feature`" + `

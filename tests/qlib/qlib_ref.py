@@ -62,13 +62,30 @@ def write_qlib_dir(bars: pd.DataFrame, root: Path) -> None:
     (root / "instruments" / "all.txt").write_text("".join(lines))
 
 
-def qlib_features(root: Path, exprs: list[str], names: list[str]) -> tuple[pd.DataFrame, float]:
+def qlib_features(root: Path, exprs: list[str], names: list[str], float64: bool = False) -> tuple[pd.DataFrame, float]:
     """Qlib's values of exprs over every instrument of root (one column per
-    name, indexed by symbol and time) and the seconds D.features took."""
+    name, indexed by symbol and time) and the seconds D.features took.
+
+    float64: Qlib reads its float32 files and computes with them, so its
+    elementwise arithmetic rounds to float32 (x / Ref(x, 1) - 1 keeps about
+    five digits), and D.features casts every result to float32. With float64
+    set, each field is widened to float64 as it is read (the same values:
+    the bars are float32 numbers) and each expression is evaluated by
+    Qlib's own operators (Expression.load, what D.features calls) without
+    that final cast, so the results can be compared far more tightly."""
     import qlib
     from qlib.constant import REG_CN
     from qlib.data import D
+    from qlib.data.base import Feature
 
+    if float64 and not getattr(Feature, "_fdag_float64", False):
+        load = Feature._load_internal
+
+        def load64(self, *args, **kwargs):
+            return load(self, *args, **kwargs).astype(np.float64)
+
+        Feature._load_internal = load64
+        Feature._fdag_float64 = True
     # No expression or dataset cache: each run computes (a cache would
     # time a disk read, not the engine). kernels=1: one process, as fdag
     # compute runs here; Qlib's default spreads instruments over processes.
@@ -76,7 +93,19 @@ def qlib_features(root: Path, exprs: list[str], names: list[str]) -> tuple[pd.Da
               kernels=1, logging_level="WARNING")
     cal = (root / "calendars" / "day.txt").read_text().split()
     t0 = time.perf_counter()
-    df = D.features(D.instruments("all"), exprs, start_time=cal[0], end_time=cal[-1])
+    if float64:
+        from qlib.data.data import ExpressionD
+
+        instruments = [line.split("\t")[0] for line in (root / "instruments" / "all.txt").read_text().splitlines()]
+        parts = []
+        for sym in instruments:
+            cols = {n: ExpressionD.get_expression_instance(e).load(sym, 0, len(cal) - 1, "day") for n, e in zip(names, exprs)}
+            part = pd.DataFrame(cols)
+            part.index = pd.MultiIndex.from_arrays([[sym] * len(part), pd.DatetimeIndex([cal[i] for i in part.index])])
+            parts.append(part)
+        df = pd.concat(parts)
+    else:
+        df = D.features(D.instruments("all"), exprs, start_time=cal[0], end_time=cal[-1])
     took = time.perf_counter() - t0
     df.columns = names
     df.index = df.index.set_names(["symbol", "event_time"])
