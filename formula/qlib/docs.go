@@ -83,7 +83,7 @@ first rows that Ref and Delta leave):
 
 - **A NaN computed inside an expression** (` + "`0 / 0`" + `, the log of a negative number) is a missing
   value to pandas, skipped by its windows; in fdag it is a value that makes a window's sum, mean,
-  std, min and max NaN while it is inside (Polars' rule, DESIGN.md). Store missing source values
+  std, min and max NaN while it is inside (Polars' rule, [contracts.md](contracts.md)). Store missing source values
   as nulls, not NaN, for the two to agree.
 - **Precision.** Qlib stores and computes float32 (its elementwise arithmetic stays float32);
   fdag computes in float64 and keeps more digits, so results agree to float32 precision.
