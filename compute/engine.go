@@ -81,12 +81,12 @@ func computePlan(ctx context.Context, plan *ir.Plan, frames []Frame, columns map
 	symRef, hasSymbol := columns[opts.SymbolColumn]
 	prog := newProgram(plan, inputInfo{
 		timeColumn: opts.TimeColumn, symbolColumn: opts.SymbolColumn,
-		columnErr: func(name string) error {
+		columnErr: func(name string, str bool) error {
 			ref, ok := columns[name]
 			if !ok {
 				return fmt.Errorf("no column %q in the input", name)
 			}
-			if err := numericErr(name, ref.col.DataType()); err != nil {
+			if err := typeErr(name, ref.col.DataType(), str); err != nil {
 				return err
 			}
 			if ref.col.Len() != n {
@@ -168,10 +168,18 @@ func statusMetadata(sts []FeatureStatus) *arrow.Metadata {
 	return &md
 }
 
-// numericErr says why a column of type dt cannot feed the kernels.
-func numericErr(name string, dt arrow.DataType) error {
-	if isNumeric(dt) {
+// typeErr says why a column of type dt cannot feed the kernels: as
+// numbers, or (str) compared with a string literal.
+func typeErr(name string, dt arrow.DataType, str bool) error {
+	switch {
+	case str && isString(dt):
 		return nil
+	case str:
+		return fmt.Errorf("column %q has type %s; comparing with a string needs a string column", name, dt)
+	case isNumeric(dt):
+		return nil
+	case isString(dt):
+		return fmt.Errorf("column %q holds strings (%s); compare it with a string literal, as in %s == 'buy', to get 1/0", name, dt, name)
 	}
 	return fmt.Errorf("column %q has type %s; expected a number", name, dt)
 }
@@ -259,12 +267,18 @@ func (p *program) evaluate(ctx context.Context, cols map[string]*arrow.Chunked, 
 	})
 	for i, id := range p.sources {
 		jobs = append(jobs, func() error {
-			name := p.plan.Nodes[id].Column
+			node := p.plan.Nodes[id]
+			name := node.Column
 			arr, err := single(cols[name], opts.Mem)
 			if err != nil {
 				return fmt.Errorf("reading column %q: %w", name, err)
 			}
-			if srcCols[i], err = newNumericColumn(arr); err != nil {
+			if node.Op != ir.OpSource {
+				srcCols[i], err = newMatchColumn(arr, node.Text, node.Op == ir.OpStrNE)
+			} else {
+				srcCols[i], err = newNumericColumn(arr)
+			}
+			if err != nil {
 				arr.Release()
 				return fmt.Errorf("reading column %q: %w", name, err)
 			}

@@ -59,6 +59,69 @@ func isNumeric(dt arrow.DataType) bool {
 	return false
 }
 
+// isString reports whether a column of type dt holds strings that can be
+// compared with a literal (dictionary-encoded strings included).
+func isString(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW:
+		return true
+	case arrow.DICTIONARY:
+		return isString(dt.(*arrow.DictionaryType).ValueType)
+	}
+	return false
+}
+
+// newMatchColumn compares the string column arr (isString) with lit: 1
+// where it equals lit (differs, when ne), 0 elsewhere, null where arr is
+// null. It takes over the caller's reference to arr (kept for the null
+// bitmap). A dictionary compares each dictionary entry once.
+func newMatchColumn(arr arrow.Array, lit string, ne bool) (*numericColumn, error) {
+	c := &numericColumn{keep: arr, values: make([]float64, arr.Len())}
+	if arr.NullN() > 0 {
+		c.bits = arr.NullBitmapBytes()
+		c.offset = arr.Data().Offset()
+	}
+	yes, no := 1.0, 0.0
+	if ne {
+		yes, no = 0, 1
+	}
+	set := func(i int, eq bool) {
+		if eq {
+			c.values[i] = yes
+		} else {
+			c.values[i] = no
+		}
+	}
+	switch a := arr.(type) {
+	case *array.String:
+		for i := range c.values {
+			set(i, a.Value(i) == lit)
+		}
+	case *array.LargeString:
+		for i := range c.values {
+			set(i, a.Value(i) == lit)
+		}
+	case *array.StringView:
+		for i := range c.values {
+			set(i, a.Value(i) == lit)
+		}
+	case *array.Dictionary:
+		dict := a.Dictionary()
+		match := make([]bool, dict.Len())
+		for k := range match {
+			match[k] = dict.IsValid(k) && dict.ValueStr(k) == lit
+		}
+		for i := range c.values {
+			if a.IsValid(i) {
+				set(i, match[a.GetValueIndex(i)])
+			}
+		}
+	default:
+		return nil, fmt.Errorf("type %s is not a string", arr.DataType())
+	}
+	return c, nil
+}
+
 // newNumericColumn views arr (which must satisfy isNumeric) as float64.
 // It takes over the caller's reference to arr.
 func newNumericColumn(arr arrow.Array) (*numericColumn, error) {

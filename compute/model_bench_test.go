@@ -62,7 +62,7 @@ func BenchmarkOneSymbolModel(b *testing.B) {
 	}
 	b.StopTimer()
 
-	prog := newProgram(plan, inputInfo{columnErr: func(string) error { return nil }})
+	prog := newProgram(plan, inputInfo{columnErr: func(string, bool) error { return nil }})
 	chunks := 0
 	cost := map[[2]int]time.Duration{}
 	var inTasks, inJobs time.Duration

@@ -48,9 +48,10 @@ type program struct {
 
 // inputInfo tells the planner what the data can provide.
 type inputInfo struct {
-	// columnErr returns nil when the named column exists and is numeric,
+	// columnErr returns nil when the named column exists and is numeric
+	// (a string column when str: it is compared with a string literal),
 	// otherwise why it cannot be used.
-	columnErr func(name string) error
+	columnErr func(name string, str bool) error
 	// timeErr is non-nil when durations cannot be measured on the time
 	// column (it is an integer ordering key, not a timestamp).
 	timeErr error
@@ -75,8 +76,8 @@ func newProgram(plan *ir.Plan, in inputInfo) *program {
 	factories := make([]kernels.Factory, len(plan.Nodes))
 	for _, n := range plan.Nodes {
 		switch n.Op {
-		case ir.OpSource:
-			if err := in.columnErr(n.Column); err != nil {
+		case ir.OpSource, ir.OpStrEQ, ir.OpStrNE:
+			if err := in.columnErr(n.Column, n.Op != ir.OpSource); err != nil {
 				nodeErr[n.ID] = err
 			}
 		case ir.OpConst:
@@ -119,7 +120,7 @@ func newProgram(plan *ir.Plan, in inputInfo) *program {
 			continue
 		}
 		switch n.Op {
-		case ir.OpSource:
+		case ir.OpSource, ir.OpStrEQ, ir.OpStrNE:
 			p.sources = append(p.sources, n.ID)
 		case ir.OpConst:
 		default:

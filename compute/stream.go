@@ -121,12 +121,12 @@ func NewStreamContext(ctx context.Context, specs []ir.Spec, input *arrow.Schema,
 	}
 	prog := newProgram(plan, inputInfo{
 		timeColumn: opts.TimeColumn, symbolColumn: opts.SymbolColumn,
-		columnErr: func(name string) error {
+		columnErr: func(name string, str bool) error {
 			idx := input.FieldIndices(name)
 			if len(idx) == 0 {
 				return fmt.Errorf("no column %q in the input", name)
 			}
-			return numericErr(name, input.Field(idx[0]).Type)
+			return typeErr(name, input.Field(idx[0]).Type, str)
 		},
 		timeErr: durationErr(opts.TimeColumn, timeType),
 	})
@@ -176,6 +176,9 @@ func (s *Stream) Process(ctx context.Context, rec arrow.RecordBatch) (arrow.Reco
 	n := int(rec.NumRows())
 	cols := map[string]*arrow.Chunked{}
 	col := func(name string) *arrow.Chunked {
+		if c, ok := cols[name]; ok {
+			return c // several nodes read it (side == 'buy', side == 'sell')
+		}
 		arr := rec.Column(rec.Schema().FieldIndices(name)[0])
 		c := arrow.NewChunked(arr.DataType(), []arrow.Array{arr})
 		cols[name] = c

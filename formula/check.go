@@ -45,10 +45,16 @@ func (c *checker) report(e *Error) { c.errs = append(c.errs, e) }
 func (c *checker) walk(n Node) {
 	switch n := n.(type) {
 	case *StringLit:
-		c.report(newError(n.Pos, "string %s is only allowed as a window or half-life argument", quote(n.Value)))
+		c.report(newError(n.Pos, "string %s is only allowed as a window or half-life argument, or compared with a string column (side == 'buy')", quote(n.Value)))
 	case *UnaryExpr:
 		c.walk(n.X)
 	case *BinaryExpr:
+		if _, _, ok := StringComparison(n); ok {
+			return
+		}
+		if c.misusedString(n) {
+			return
+		}
 		c.walk(n.L)
 		c.walk(n.R)
 	case *ParenExpr:
@@ -59,6 +65,55 @@ func (c *checker) walk(n Node) {
 		// A hand-built tree may hold nil; there is no position to blame.
 		c.report(newError(PosRange{}, "missing expression"))
 	}
+}
+
+// StringComparison reports whether n compares a column with a string
+// literal, `side == 'buy'` or `'buy' != side` (parentheses allowed): a
+// string column gives 1 where it equals (differs from) the literal, 0
+// elsewhere, null where it is null. Whether the column holds strings is
+// known only with the data; the IR and compute check it.
+func StringComparison(n *BinaryExpr) (col *Ident, lit *StringLit, ok bool) {
+	if n.Op != OpEQ && n.Op != OpNE {
+		return nil, nil, false
+	}
+	l, r := unparen(n.L), unparen(n.R)
+	if s, isStr := l.(*StringLit); isStr {
+		l, r = r, s
+	}
+	col, isIdent := l.(*Ident)
+	lit, isStr := r.(*StringLit)
+	return col, lit, isIdent && isStr
+}
+
+// misusedString reports a comparison or arithmetic with a string literal
+// that is not a StringComparison, with an error at the string that says
+// what would work; it reports whether it did.
+func (c *checker) misusedString(n *BinaryExpr) bool {
+	var lit *StringLit
+	other := n.R
+	if s, ok := unparen(n.L).(*StringLit); ok {
+		lit = s
+	} else if s, ok := unparen(n.R).(*StringLit); ok {
+		lit, other = s, n.L
+	}
+	switch {
+	case lit == nil:
+		return false
+	case n.Op == OpEQ || n.Op == OpNE:
+		if _, two := unparen(other).(*StringLit); two {
+			c.report(newError(lit.Pos, "comparing two strings (%s %s %s) is constant; compare a string column with a string, as in side == 'buy'", brief(n.L), n.Op, brief(n.R)))
+		} else {
+			c.report(newError(lit.Pos, "string %s can only be compared with a column name (as in side == 'buy'), not with %s", quote(lit.Value), brief(other)))
+			c.walk(other)
+		}
+	case n.Op.IsComparison():
+		c.report(newError(n.OpPos, "strings compare only with == and !=, not %s", n.Op))
+		c.walk(other)
+	default:
+		c.report(newError(lit.Pos, "string %s cannot be an operand of %s: a string is a window or half-life argument, or compared with a string column (side == 'buy')", quote(lit.Value), n.Op))
+		c.walk(other)
+	}
+	return true
 }
 
 func (c *checker) walkCall(call *Call) {

@@ -20,6 +20,7 @@ type nodeKey struct {
 	op     Op
 	args   string // NodeIDs, 4 bytes each
 	column string
+	text   string
 	value  uint64 // Float64bits, NaNs canonical
 	params formula.Params
 }
@@ -55,7 +56,7 @@ func (b *builder) add(scope int, n Node) NodeID {
 	if n.Op == OpConst && math.IsNaN(n.Value) {
 		n.Value = math.NaN()
 	}
-	key := nodeKey{scope: scope, op: n.Op, column: n.Column, value: math.Float64bits(n.Value), params: n.Params}
+	key := nodeKey{scope: scope, op: n.Op, column: n.Column, text: n.Text, value: math.Float64bits(n.Value), params: n.Params}
 	var buf []byte
 	for _, a := range n.Args {
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(a))

@@ -17,6 +17,9 @@ func (n *Node) Expr() string {
 	switch {
 	case n.Op == OpSource:
 		return n.Column
+	case n.Op == OpStrEQ, n.Op == OpStrNE:
+		op := map[Op]string{OpStrEQ: " == ", OpStrNE: " != "}[n.Op]
+		return n.Column + op + formula.Format(&formula.StringLit{Value: n.Text})
 	case n.Op == OpConst:
 		return formatNumber(n.Value)
 	case n.Op == OpNeg:
@@ -131,7 +134,7 @@ func (p *Plan) DOT() string {
 	b.WriteString("digraph fdag {\n  rankdir=LR;\n  node [fontname=\"monospace\", shape=box];\n")
 	for _, n := range p.Nodes {
 		shape := ""
-		if n.Op == OpSource || n.Op == OpConst {
+		if n.Op.Class() == ClassLeaf {
 			shape = ", shape=ellipse"
 		}
 		label := fmt.Sprintf("n%d = %s", n.ID, n.Expr())

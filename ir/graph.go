@@ -22,7 +22,8 @@ type Node struct {
 	ID     NodeID
 	Op     Op
 	Args   []NodeID
-	Column string  // OpSource
+	Column string  // OpSource, OpStrEQ, OpStrNE
+	Text   string  // OpStrEQ, OpStrNE: the string literal compared with Column
 	Value  float64 // OpConst
 	// Params are the call's non-series arguments as the checker bound
 	// them (K, Window, MinSamples, HalfLife); zero for operators.

@@ -60,6 +60,9 @@ func (x *exprBuilder) expr(n formula.Node) (NodeID, *formula.Error) {
 		}
 		return x.add(Node{Op: OpNeg, Args: []NodeID{a}}), nil
 	case *formula.BinaryExpr:
+		if col, lit, ok := formula.StringComparison(n); ok {
+			return x.stringComparison(n, col, lit)
+		}
 		l, err := x.expr(n.L)
 		if err != nil {
 			return 0, err
@@ -81,6 +84,25 @@ func (x *exprBuilder) expr(n formula.Node) (NodeID, *formula.Error) {
 		return 0, errAt(n.Pos, "string %q is only allowed as a window or half-life argument", n.Value)
 	}
 	return 0, errAt(formula.PosRange{}, "missing expression")
+}
+
+// stringComparison builds `col == 'lit'` (or !=) as a leaf reading the
+// column: it must name a source column (directly or by alias), not a
+// feature, whose values are numbers. That the column holds strings is
+// checked where its type is known (compute).
+func (x *exprBuilder) stringComparison(n *formula.BinaryExpr, col *formula.Ident, lit *formula.StringLit) (NodeID, *formula.Error) {
+	if _, ok := x.c.refersToFeature(x.self, col.Name); ok {
+		return 0, errAt(col.Pos, "%s is a feature of this request (a number) and cannot be compared with the string %s; only a string column can", col.Name, formula.Format(lit))
+	}
+	id, err := x.ident(col)
+	if err != nil {
+		return 0, err
+	}
+	op := OpStrEQ
+	if n.Op == formula.OpNE {
+		op = OpStrNE
+	}
+	return x.add(Node{Op: op, Column: x.c.b.nodes[id].Column, Text: lit.Value}), nil
 }
 
 // call builds a checked call from its binding: its series arguments, then

@@ -24,6 +24,8 @@ const (
 	OpInvalid Op = iota
 	OpSource     // a source column: Column
 	OpConst      // a constant: Value
+	OpStrEQ      // 1/0: string column Column equals the literal Text (null stays null)
+	OpStrNE      // 1/0: Column differs from Text
 	OpNeg
 	OpAdd
 	OpSub
@@ -97,6 +99,8 @@ func init() {
 	ops[OpInvalid] = opDef{name: "invalid"}
 	ops[OpSource] = opDef{name: "source", class: ClassLeaf}
 	ops[OpConst] = opDef{name: "const", class: ClassLeaf}
+	ops[OpStrEQ] = opDef{name: "str==", class: ClassLeaf}
+	ops[OpStrNE] = opDef{name: "str!=", class: ClassLeaf}
 	ops[OpNeg] = opDef{name: "neg", class: ClassElementwise, eval: fmath.Neg}
 	for op, row := range map[Op]struct {
 		sym  formula.Op
@@ -152,6 +156,10 @@ func (o Op) Func() *formula.Func { return o.def().fn }
 
 // IsBinary reports whether o is an infix operator (arithmetic or comparison).
 func (o Op) IsBinary() bool { return o.def().infix }
+
+// ReadsColumn reports whether o is a leaf reading a source column: the
+// column itself, or its comparison with a string.
+func (o Op) ReadsColumn() bool { return o == OpSource || o == OpStrEQ || o == OpStrNE }
 
 // IsElementwise reports whether o computes each row from the same row of
 // its arguments only (its kernel is stateless and takes broadcast

@@ -113,7 +113,7 @@ func (p *Plan) Err() error {
 func (p *Plan) SourceColumns() []string {
 	var cols []string
 	for _, n := range p.Nodes {
-		if n.Op == OpSource && !slices.Contains(cols, n.Column) {
+		if n.Op.ReadsColumn() && !slices.Contains(cols, n.Column) {
 			cols = append(cols, n.Column)
 		}
 	}

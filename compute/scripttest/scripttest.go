@@ -69,15 +69,20 @@ const AllSymbols = "*"
 // eval (`eval FORMULA`).
 const unnamedFeature = "result"
 
-// Value is one cell: a float64 or null.
+// Value is one cell: a float64, a string (load blocks only) or null.
 type Value struct {
-	Null bool
-	F    float64
+	Null  bool
+	F     float64
+	S     string
+	IsStr bool
 }
 
 func (v Value) String() string {
 	if v.Null {
 		return "_"
+	}
+	if v.IsStr {
+		return "'" + v.S + "'"
 	}
 	return strconv.FormatFloat(v.F, 'g', -1, 64)
 }
@@ -92,8 +97,11 @@ type Script struct {
 type Load struct {
 	Line      int
 	HasSymbol bool
-	Columns   []string // the float64 columns, in header order
-	Rows      []Row
+	Columns   []string // the value columns, in header order
+	// Strings marks the string columns: those written with quoted values
+	// ('buy'); the others are float64.
+	Strings []bool
+	Rows    []Row
 	// Symbols lists the symbols in order of first appearance; Groups maps
 	// each to its rows' indices in Rows, stably sorted by time.
 	Symbols []string
@@ -165,8 +173,9 @@ type parser struct {
 	// header is true while the current load block still awaits its
 	// header line.
 	header bool
-	timeAt int // index of the time column in the header
-	symAt  int // index of the symbol column, -1 if none
+	timeAt int    // index of the time column in the header
+	typed  []bool // value column j has had a non-null value
+	symAt  int    // index of the symbol column, -1 if none
 	valAt  []int
 }
 
@@ -330,7 +339,7 @@ func (e *Eval) feature(name string) *Feature {
 func (p *parser) loadLine(n int, fields []string) error {
 	l := p.load
 	if p.header {
-		p.header, p.timeAt, p.symAt, p.valAt = false, -1, -1, nil
+		p.header, p.timeAt, p.symAt, p.valAt, p.typed = false, -1, -1, nil, nil
 		seen := map[string]bool{}
 		for i, name := range fields {
 			if seen[name] {
@@ -346,6 +355,7 @@ func (p *parser) loadLine(n int, fields []string) error {
 			default:
 				p.valAt = append(p.valAt, i)
 				l.Columns = append(l.Columns, name)
+				l.Strings = append(l.Strings, false)
 			}
 		}
 		if p.timeAt < 0 {
@@ -368,10 +378,19 @@ func (p *parser) loadLine(n int, fields []string) error {
 		return err
 	}
 	r.Time = t
-	for _, i := range p.valAt {
+	for j, i := range p.valAt {
 		v, err := parseValue(fields[i])
 		if err != nil {
 			return err
+		}
+		if !v.Null {
+			if p.typed == nil {
+				p.typed = make([]bool, len(p.valAt))
+			}
+			if p.typed[j] && l.Strings[j] != v.IsStr {
+				return fmt.Errorf("column %s mixes numbers and quoted strings", l.Columns[j])
+			}
+			p.typed[j], l.Strings[j] = true, v.IsStr
 		}
 		r.Values = append(r.Values, v)
 	}
@@ -434,6 +453,9 @@ func (p *parser) expectLine(n int, text string) error {
 		if err != nil {
 			return err
 		}
+		if v.IsStr {
+			return fmt.Errorf("bad value %s: features are numbers (strings only in load blocks)", tok)
+		}
 		f.Want[sym] = append(f.Want[sym], v)
 	}
 	return nil
@@ -487,10 +509,14 @@ func stripComment(s string) string {
 
 func fieldsNoComment(s string) []string { return strings.Fields(stripComment(s)) }
 
-// parseValue reads `_` (null), a number, NaN, Inf, +Inf or -Inf.
+// parseValue reads `_` (null), a number, NaN, Inf, +Inf or -Inf, or a
+// quoted string without spaces ('buy').
 func parseValue(tok string) (Value, error) {
 	if tok == "_" {
 		return Value{Null: true}, nil
+	}
+	if len(tok) >= 2 && (tok[0] == '\'' || tok[0] == '"') && tok[len(tok)-1] == tok[0] {
+		return Value{S: tok[1 : len(tok)-1], IsStr: true}, nil
 	}
 	f, err := strconv.ParseFloat(tok, 64)
 	if err != nil {
@@ -886,8 +912,12 @@ func (l *Load) schema() *arrow.Schema {
 		fields = append(fields, arrow.Field{Name: SymbolColumn, Type: arrow.BinaryTypes.String})
 	}
 	fields = append(fields, arrow.Field{Name: TimeColumn, Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}})
-	for _, c := range l.Columns {
-		fields = append(fields, arrow.Field{Name: c, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+	for j, c := range l.Columns {
+		var dt arrow.DataType = arrow.PrimitiveTypes.Float64
+		if l.Strings[j] {
+			dt = arrow.BinaryTypes.String
+		}
+		fields = append(fields, arrow.Field{Name: c, Type: dt, Nullable: true})
 	}
 	return arrow.NewSchema(fields, nil)
 }
@@ -910,12 +940,21 @@ func (l *Load) record(mem memory.Allocator, schema *arrow.Schema, rows []int) ar
 	}
 	col++
 	for j := range l.Columns {
-		fb := b.Field(col + j).(*array.Float64Builder)
 		for _, r := range rows {
-			if v := l.Rows[r].Values[j]; v.Null {
-				fb.AppendNull()
-			} else {
-				fb.Append(v.F)
+			v := l.Rows[r].Values[j]
+			switch fb := b.Field(col + j).(type) {
+			case *array.StringBuilder:
+				if v.Null {
+					fb.AppendNull()
+				} else {
+					fb.Append(v.S)
+				}
+			case *array.Float64Builder:
+				if v.Null {
+					fb.AppendNull()
+				} else {
+					fb.Append(v.F)
+				}
 			}
 		}
 	}

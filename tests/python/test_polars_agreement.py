@@ -348,3 +348,24 @@ def test_exit_statuses(fdag_bin, trades_parquet, tmp_path):
     proc = run_fdag(fdag_bin, "compute", "--input", str(tmp_path / "missing.parquet"),
                     "--output", str(tmp_path / "o.parquet"), "--feature", "x=log(price)", check=False)
     assert proc.returncode == 1
+
+
+def test_string_comparison(fdag_bin, trades, tmp_path):
+    """side == 'buy' / != against Polars on the trades with a string side
+    column (nulls included): 1/0, null where side is null."""
+    rng = np.random.default_rng(3)
+    sides = rng.choice(np.array(["buy", "sell", None], dtype=object), size=trades.num_rows, p=[0.49, 0.49, 0.02])
+    table = trades.append_column("side", pa.array(sides, type=pa.string()))
+    src = tmp_path / "sided.parquet"
+    pq.write_table(table, src)
+    cases = [
+        Case("is_buy", "side == 'buy'", elementwise((pl.col("side") == "buy").cast(pl.Float64))),
+        Case("not_sell", "'sell' != side", elementwise((pl.col("side") != "sell").cast(pl.Float64))),
+        Case("signed_20", "rolling_sum(where(side == 'buy', size, -size), 20, 1)",
+             per_symbol(pl.when(pl.col("side") == "buy").then(S).otherwise(-S).rolling_sum(20, min_samples=1))),
+    ]
+    out_table, statuses = compute(fdag_bin, src, tmp_path / "out.parquet", {c.name: c.formula for c in cases}, ())
+    out = pl.from_arrow(out_table)
+    d = sort_for_reference(pl.from_arrow(table))
+    for c in cases:
+        assert_agree(_feature_column(out, statuses, c.name), back_to_input_order(d, c.ref(d)), c.formula)
