@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/featuredag/fdag/formula"
@@ -506,9 +507,17 @@ func RegisterRolling(r *Registry) {
 	r.Add("rolling_median", windowed(func(p formula.Params) Factory {
 		return NewRollingQuantile(0.5, p.Window.Rows, p.Window.Dur, p.MinSamples)
 	}))
-	r.Add("rolling_quantile", windowed(func(p formula.Params) Factory {
+	quantile := windowed(func(p formula.Params) Factory {
 		return NewRollingQuantile(p.Q, p.Window.Rows, p.Window.Dur, p.MinSamples)
-	}))
+	})
+	r.Add("rolling_quantile", func(p formula.Params) (Factory, error) {
+		// The checker bounds q; a q outside [0, 1] would index outside
+		// the window (TestBuildersNeverPanic).
+		if !(p.Q >= 0 && p.Q <= 1) {
+			return nil, fmt.Errorf("rolling_quantile: q must be in [0, 1], got %v", p.Q)
+		}
+		return quantile(p)
+	})
 	r.Add("rolling_rank", windowed(func(p formula.Params) Factory {
 		return NewRollingRank(p.Window.Rows, p.Window.Dur, p.MinSamples)
 	}))
