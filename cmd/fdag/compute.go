@@ -35,6 +35,7 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		symbolCol   = fs.String("symbol-column", "symbol", "symbol `column` (absent: one symbol)")
 		timeUnit    = fs.String("time-unit", "", "`unit` (s, ms, us, ns) of an integer time column")
 		project     = fs.String("project", ".", "project `DIR` holding FeatureType YAML files")
+		compression = fs.String("compression", "snappy", "Parquet output `codec`: snappy, lz4, zstd (level 1) or none (bench/README.md: size and speed)")
 		features    listFlag
 		aliases     listFlag
 	)
@@ -56,6 +57,11 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := tableio.FormatOf(*output); err != nil {
 		return usageError{err.Error()}
 	}
+	codec, err := tableio.ParseCompression(*compression)
+	if err != nil {
+		return usageError{"--compression: " + err.Error()}
+	}
+	wopts := tableio.WriteOptions{Compression: codec}
 	specs, aliasMap, reg, err := loadRequest(*featureFile, features, aliases, *project)
 	if err != nil {
 		return err
@@ -80,11 +86,11 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// Time-ordered input (the usual case) streams: batches are computed and
 	// written as they come. Otherwise, or when a feature fails mid-way, the
 	// whole output is computed first.
-	statuses, err := writeStreaming(ctx, tbl, specs, opts, *output)
+	statuses, err := writeStreaming(ctx, tbl, specs, opts, *output, wopts)
 	mode := "streamed"
 	if errors.Is(err, errNotStreamable) {
 		mode = "in one go"
-		statuses, err = computeThenWrite(ctx, tbl, specs, opts, *output)
+		statuses, err = computeThenWrite(ctx, tbl, specs, opts, *output, wopts)
 	}
 	if err != nil {
 		return fmt.Errorf("compute %s: %w", *input, err)
@@ -106,13 +112,13 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // computeThenWrite computes the whole output, then writes it.
-func computeThenWrite(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts compute.Options, output string) ([]compute.FeatureStatus, error) {
+func computeThenWrite(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts compute.Options, output string, wopts tableio.WriteOptions) ([]compute.FeatureStatus, error) {
 	res, err := compute.ComputeFeatures(ctx, specs, []compute.Frame{{Name: "input", Table: tbl}}, opts)
 	if err != nil {
 		return nil, err // a NoFeaturesError lists every feature's error itself
 	}
 	defer res.Release()
-	if err := tableio.Write(ctx, output, res.Table, tableio.WriteOptions{}); err != nil {
+	if err := tableio.Write(ctx, output, res.Table, wopts); err != nil {
 		return nil, err
 	}
 	return res.Statuses, nil

@@ -25,7 +25,7 @@ var errNotStreamable = errors.New("not streamable")
 // the input plus a few batches instead of the input plus the whole output,
 // and computing overlaps writing. It returns the statuses, or
 // errNotStreamable.
-func writeStreaming(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts compute.Options, output string) ([]compute.FeatureStatus, error) {
+func writeStreaming(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts compute.Options, output string, wopts tableio.WriteOptions) ([]compute.FeatureStatus, error) {
 	s, err := compute.NewStream(specs, tbl.Schema(), opts)
 	if err != nil {
 		// A request that cannot run at all: the one-shot path reports it
@@ -57,7 +57,7 @@ func writeStreaming(ctx context.Context, tbl arrow.Table, specs []ir.Spec, opts 
 			}
 		}
 	}()
-	err = tableio.WriteRecords(ctx, output, out, tableio.WriteOptions{})
+	err = tableio.WriteRecords(ctx, output, out, wopts)
 	cancel()
 	for rec := range out.batches { // after a failed write: release what is queued
 		rec.Release()

@@ -74,6 +74,11 @@ type ReadOptions struct {
 type WriteOptions struct {
 	// RowGroupRows is the Parquet row-group length (default DefaultBatchRows*16).
 	RowGroupRows int
+	// Compression of Parquet pages (default Snappy).
+	Compression Compression
+	// Workers bounds the columns a Parquet write encodes at once
+	// (default GOMAXPROCS).
+	Workers int
 }
 
 // Read reads the whole table in path. The caller releases it.
