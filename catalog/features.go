@@ -67,6 +67,8 @@ type NarrowOptions struct {
 	// nil leaves it null (the source has no trade ids).
 	TradeIDs *arrow.Chunked
 	Mem      memory.Allocator
+
+	rowByRow bool // tests: always the reference path that builds each row
 }
 
 // NarrowSchema is the Arrow schema of ft_features with Iceberg field ids.
@@ -162,6 +164,16 @@ func WideToNarrow(wide arrow.Table, feats []FeatureInfo, opts NarrowOptions) ite
 			rec := b.build()
 			return yield(rec, nil)
 		}
+		// The usual case, rows in time order: slices of the wide columns
+		// (narrow.go) instead of rows built one by one.
+		ranges := selectedRanges(tsv, toMicro, lo, hi)
+		var fast *narrowColumns
+		ok, longest := sliceable(ranges)
+		if ok && !opts.rowByRow {
+			if fast = newNarrowColumns(opts.Mem, symv, tsv, toMicro, seqs, ids, b.processed); fast != nil {
+				defer fast.release()
+			}
+		}
 		for _, f := range feats {
 			if f.Err != "" {
 				errSyms := opts.Symbols
@@ -190,6 +202,19 @@ func WideToNarrow(wide arrow.Table, feats []FeatureInfo, opts NarrowOptions) ite
 				yield(nil, fmt.Errorf("feature %q: column is %s, want float64", f.Name, vals.DataType()))
 				return
 			}
+			if fast != nil {
+				// earlier error rows first: the rows stay in feature order
+				if b.rows > 0 && !emit() {
+					vals.Release()
+					return
+				}
+				ok := yieldSlices(fast, f, fv, ranges, min(longest, opts.BatchRows), yield)
+				vals.Release()
+				if !ok {
+					return
+				}
+				continue
+			}
 			for i := 0; i < fv.Len(); i++ {
 				t := toMicro(int64(tsv.Value(i)))
 				if t < lo || t >= hi || tsv.IsNull(i) {
@@ -210,6 +235,22 @@ func WideToNarrow(wide arrow.Table, feats []FeatureInfo, opts NarrowOptions) ite
 			emit()
 		}
 	}
+}
+
+// yieldSlices yields feature f's narrow rows over ranges in batches of at
+// most batchRows; false when the consumer stopped.
+func yieldSlices(c *narrowColumns, f FeatureInfo, values arrow.Array, ranges []rowRange, batchRows int,
+	yield func(arrow.RecordBatch, error) bool) bool {
+	fc := c.constants(f, batchRows)
+	defer fc.release()
+	for _, r := range ranges {
+		for lo := r.lo; lo < r.hi; lo += batchRows {
+			if !yield(c.batch(fc, values, lo, min(lo+batchRows, r.hi)), nil) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // tieOrdinals numbers each row among the earlier rows of the same symbol
