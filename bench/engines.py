@@ -4,12 +4,17 @@ its peak RSS is its own): reads the input Parquet file, computes the feature
 set, and prints one JSON line {"rows", "features", "load_s", "compute_s"}.
 
     python bench/engines.py polars --input trades.parquet --features testdata/features/demo.json
+    python bench/engines.py polars-part --input ... --features ...   # partition_by + collect_all
     python bench/engines.py duckdb --input ... --features ... [--output out.parquet]
     python bench/engines.py flight --location grpc://127.0.0.1:PORT --input ... --features ...
 
 compute_s times the computation alone, the input already in memory and the
 result materialised as an Arrow table in memory; --output writes the result
-after the timing (for the agreement check).
+after the timing (for the agreement check). With --whole (the Polars
+counterparts of `fdag compute`, timed as whole processes by bench.py) the
+input is read and the output written by Polars itself
+(`pl.read_parquet`, `DataFrame.write_parquet(compression=...)`), with the
+codec `fdag compute` uses, and --output is required.
 """
 
 from __future__ import annotations
@@ -29,15 +34,51 @@ sys.path.insert(0, str(HERE))
 from formulas import SYMBOL, TIME, PolarsPlan, SqlPlan, load_features  # noqa: E402
 
 
-def run_polars(table: pa.Table, features_path: str) -> tuple[pa.Table, float]:
+ROW = "__row"
+
+
+def polars_over(df, features_path: str):
+    """One lazy query, windows .over(symbol)."""
+    plan = PolarsPlan(load_features(features_path))
+    return plan.lazy(df.lazy()).collect()
+
+
+def polars_partition(df, features_path: str):
+    """One lazy query per symbol (df.partition_by(symbol)), run together by
+    pl.collect_all, concatenated and put back in input order."""
+    import polars as pl
+
+    plan = PolarsPlan(load_features(features_path), per_symbol=True)
+    parts = df.with_row_index(ROW).partition_by(SYMBOL, maintain_order=True)
+    queries = [plan.lazy(p.lazy(), keep=[ROW]) for p in parts]
+    return pl.concat(pl.collect_all(queries)).sort(ROW).drop(ROW)
+
+
+POLARS_QUERIES = {"polars": polars_over, "polars-part": polars_partition}
+
+
+def run_polars(table: pa.Table, features_path: str, query) -> tuple[pa.Table, float]:
     import polars as pl
 
     df = pl.from_arrow(table)
     t0 = time.perf_counter()
-    plan = PolarsPlan(load_features(features_path))
-    out = plan.lazy(df.lazy()).collect()
-    result = out.to_arrow()
+    result = query(df, features_path).to_arrow()
     return result, time.perf_counter() - t0
+
+
+def run_polars_whole(input_path: str, features_path: str, query, output: str, compression: str) -> dict:
+    """The whole of what `fdag compute` does, in Polars: read, compute, write."""
+    import polars as pl
+
+    t0 = time.perf_counter()
+    df = pl.read_parquet(input_path)
+    t1 = time.perf_counter()
+    out = query(df, features_path)
+    t2 = time.perf_counter()
+    out.write_parquet(output, compression=compression)
+    t3 = time.perf_counter()
+    return {"rows": df.height, "features": out.width - 2, "load_s": t1 - t0, "compute_s": t2 - t1,
+            "write_s": t3 - t2}
 
 
 def run_duckdb(table: pa.Table, features_path: str, threads: int | None) -> tuple[pa.Table, float]:
@@ -74,18 +115,25 @@ def run_flight(table: pa.Table, features_path: str, location: str) -> tuple[pa.T
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("engine", choices=["polars", "duckdb", "flight"])
+    ap.add_argument("engine", choices=[*POLARS_QUERIES, "duckdb", "flight"])
     ap.add_argument("--input", required=True)
     ap.add_argument("--features", required=True)
     ap.add_argument("--output")
     ap.add_argument("--location", help="flight: grpc://HOST:PORT of a running fdag-flight")
     ap.add_argument("--threads", type=int, help="duckdb: SET threads")
+    ap.add_argument("--whole", action="store_true", help="polars: read and write the files in Polars too")
+    ap.add_argument("--compression", default="snappy", help="--whole: Parquet codec of the output")
     a = ap.parse_args()
+    if a.whole:
+        if a.engine not in POLARS_QUERIES or not a.output:
+            ap.error("--whole is for the polars engines and needs --output")
+        print(json.dumps(run_polars_whole(a.input, a.features, POLARS_QUERIES[a.engine], a.output, a.compression)))
+        return
     t0 = time.perf_counter()
     table = pq.read_table(a.input)
     load = time.perf_counter() - t0
-    if a.engine == "polars":
-        out, elapsed = run_polars(table, a.features)
+    if a.engine in POLARS_QUERIES:
+        out, elapsed = run_polars(table, a.features, POLARS_QUERIES[a.engine])
     elif a.engine == "duckdb":
         out, elapsed = run_duckdb(table, a.features, a.threads)
     else:

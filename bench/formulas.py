@@ -132,10 +132,13 @@ class PolarsPlan:
     """Stages of with_columns; a feature or helper column defined in stage s
     is visible from stage s + 1."""
 
-    def __init__(self, features: list[Feature]):
+    def __init__(self, features: list[Feature], per_symbol: bool = False):
+        """per_symbol: for a frame holding one symbol (the partition_by +
+        collect_all query): windows without .over(symbol)."""
         import polars as pl
 
         self.pl = pl
+        self.per_symbol = per_symbol
         self.stages: list[list] = []
         self.col_stage: dict[str, int] = {}
         self.tmp = 0
@@ -143,7 +146,13 @@ class PolarsPlan:
         self.features = features
         for f in features:
             expr, need, win = self.emit(f.tree)
-            self.add(f.name, expr.over(SYMBOL) if win else expr, need)
+            self.add(f.name, self.over(expr) if win else expr, need)
+
+    def over(self, expr, *keys):
+        """expr per symbol (and per keys)."""
+        if self.per_symbol:
+            return expr.over(list(keys)) if keys else expr
+        return expr.over([SYMBOL, *keys])
 
     def add(self, name: str, expr, stage: int) -> None:
         while len(self.stages) <= stage:
@@ -163,7 +172,7 @@ class PolarsPlan:
         materialised as a column (so every .over() is one level deep)."""
         expr, need, win = self.emit(node)
         if win:
-            return self.helper(expr.over(SYMBOL), need)
+            return self.helper(self.over(expr), need)
         return expr, need
 
     def emit(self, node: ast.expr):
@@ -260,33 +269,33 @@ class PolarsPlan:
         pl = self.pl
         if isinstance(h, str):
             t = pl.col(TIME).dt.epoch("us")
-            span = t - t.first().over(SYMBOL)
+            span = t - self.over(t.first())
             unit = float(duration_us(h))
         else:
-            span = pl.int_range(pl.len()).over(SYMBOL)
+            span = self.over(pl.int_range(pl.len()))
             unit = float(h)
         block_len = max(1, int(BLOCK_HALF_LIVES * unit))
         span, s0 = self.helper(span, stage)
         blk, s1 = self.helper(span // block_len, s0)
         e, _ = self.helper((span - (span // block_len) * block_len) / unit, s0)
         w, _ = self.helper(x.fill_null(0.0) * pl.lit(2.0).pow((span - (span // block_len) * block_len) / unit), s0)
-        started, _ = self.helper(x.is_not_null().cum_sum().over(SYMBOL) > 0, s0)
-        cs, s2 = self.helper(w.cum_sum().over([SYMBOL, blk]), s1)
-        bs, _ = self.helper(w.sum().over([SYMBOL, blk]), s1)
+        started, _ = self.helper(self.over(x.is_not_null().cum_sum()) > 0, s0)
+        cs, s2 = self.helper(self.over(w.cum_sum(), blk), s1)
+        bs, _ = self.helper(self.over(w.sum(), blk), s1)
         prev_blk, prev_bs = blk.shift(1), bs.shift(1)
         first = prev_blk.is_null() | (prev_blk != blk)
         gap_half_lives = (blk - prev_blk).cast(pl.Float64) * (block_len / unit)
         carry0 = (pl.when(first & prev_blk.is_not_null()).then(prev_bs * pl.lit(2.0).pow(-gap_half_lives))
                   .when(first).then(0.0))
-        carry, s3 = self.helper(carry0.over(SYMBOL), s2)
-        carry, s4 = self.helper(carry.forward_fill().over(SYMBOL), s3)
+        carry, s3 = self.helper(self.over(carry0), s2)
+        carry, s4 = self.helper(self.over(carry.forward_fill()), s3)
         return pl.when(started).then(pl.lit(2.0).pow(-e) * (cs + carry)), s4, False
 
-    def lazy(self, lf):
+    def lazy(self, lf, keep: list[str] = ()):
         for stage in self.stages:
             if stage:
                 lf = lf.with_columns(stage)
-        return lf.select([TIME, SYMBOL, *[f.name for f in self.features]])
+        return lf.select([TIME, SYMBOL, *[f.name for f in self.features], *keep])
 
 
 # --------------------------------------------------------------------------
