@@ -15,10 +15,14 @@ Engines:
   fdag-cli     `fdag compute` as a whole process: read Parquet, compute, write Parquet
   fdag-flight  pyarrow client -> fdag-flight DoExchange on loopback (RSS: the server's)
   polars       Python, lazy, .over(symbol), formulas translated by bench/formulas.py
+  polars-part  Python, one lazy query per symbol (partition_by) run by pl.collect_all
+  polars-cli, polars-part-cli
+               the same two queries as whole processes that read the Parquet file and
+               write the output (Snappy, as fdag compute): what fdag-cli is compared with
   duckdb       Python, one SQL query of window functions, translated by bench/formulas.py
 
 "wall" is the computation alone (input already in memory, result
-materialised in memory) except for fdag-cli, where it is the whole process.
+materialised in memory) except for the -cli engines, where it is the whole process.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 from formulas import load_features  # noqa: E402
 from reference import last_of_timestamp, sort_for_reference  # noqa: E402  (the tests' tie rule)
 
-ENGINES = ["fdag", "fdag-cli", "fdag-flight", "polars", "duckdb"]
+ENGINES = ["fdag", "fdag-cli", "fdag-flight", "polars", "polars-part", "polars-cli", "polars-part-cli", "duckdb"]
+WHOLE_PROCESS = {"fdag-cli", "polars-cli", "polars-part-cli"}
 RTOL, ATOL = 1e-9, 1e-12  # as tests/python/test_polars_agreement.py
 # rolling_corr is in [-1, 1]; Polars' and DuckDB's come from raw moments
 # (sums of x, y, xy, x^2, y^2), which lose digits where fdag's shifted,
@@ -186,6 +191,19 @@ def run_engine(engine: str, data: Path, features: Path, bins: Path, py: str, out
         r = _last_json(stdout)
         r["client_rss_kib"] = client_rss
         return Run(r["compute_s"], wall, server_rss, r)
+    if engine in ("polars-cli", "polars-part-cli"):
+        tmp = None
+        if output is None:
+            tmp = tempfile.NamedTemporaryFile(suffix=".parquet", dir=data.parent, delete=False)
+            tmp.close()
+            output = Path(tmp.name)
+        try:
+            stdout, wall, rss = _spawn([py, str(HERE / "engines.py"), engine.removesuffix("-cli"), "--whole",
+                                        "--input", str(data), "--features", str(features), "--output", str(output)])
+        finally:
+            if tmp:
+                os.unlink(tmp.name)
+        return Run(wall, wall, rss, _last_json(stdout))
     stdout, wall, rss = _spawn([py, str(HERE / "engines.py"), engine, "--input", str(data),
                                 "--features", str(features), *out_args])
     r = _last_json(stdout)
@@ -278,6 +296,17 @@ def agreement(engines, data, features_path, features, bins, py, workdir: Path) -
 # --------------------------------------------------------------------------
 
 
+def fmt_grid(lines: list[list[str]]) -> str:
+    """A text table: the first line is the header, the first column left-aligned."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = []
+    for j, line in enumerate(lines):
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
 def fmt_table(rows: list[dict]) -> str:
     head = ["engine", "rows", "wall s", "process s", "peak RSS MiB", "rows/s", "fdag speed-up", "RSS / fdag"]
     lines = [head]
@@ -285,13 +314,47 @@ def fmt_table(rows: list[dict]) -> str:
         lines.append([r["engine"], f"{r['rows']:,}", f"{r['median_wall_s']:.3f}", f"{r['median_process_s']:.3f}",
                       f"{r['peak_rss_mib']:.0f}", f"{r['rows_per_s']:,.0f}",
                       f"{r['fdag_speedup']:.2f}x", f"{r['rss_vs_fdag']:.2f}"])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return fmt_grid(lines)
+
+
+# The #14 comparisons: (figure, engine, best of these references, goal
+# throughput ratio, "RSS no higher" applies). Throughput ratio = the
+# reference's median wall over the engine's.
+GOALS = [
+    ("in-process compute vs Polars", "fdag", ["polars", "polars-part"], 2.0, True),
+    ("fdag compute (whole process) vs Polars", "fdag-cli", ["polars-cli", "polars-part-cli"], 2.0, True),
+    ("Flight DoExchange vs in-process", "fdag-flight", ["fdag"], 0.85, False),
+    ("in-process compute vs DuckDB", "fdag", ["duckdb"], None, False),
+]
+
+
+def goal_rows(rows: list[dict]) -> list[dict]:
+    by = {r["engine"]: r for r in rows}
     out = []
-    for j, line in enumerate(lines):
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+    for name, engine, refs, goal, rss in GOALS:
+        have = [by[e] for e in refs if e in by]
+        if engine not in by or not have:
+            continue
+        best = min(have, key=lambda r: r["median_wall_s"])
+        e = by[engine]
+        ratio = best["median_wall_s"] / e["median_wall_s"]
+        rss_ratio = e["peak_rss_mib"] / best["peak_rss_mib"]
+        met = goal is None or (ratio >= goal and (not rss or rss_ratio <= 1.0))
+        out.append({"figure": name, "engine": engine, "reference": best["engine"], "rows": e["rows"],
+                    "engine_s": e["median_wall_s"], "reference_s": best["median_wall_s"],
+                    "throughput_ratio": ratio, "goal": goal, "rss_ratio": rss_ratio if rss else None,
+                    "met": met})
+    return out
+
+
+def fmt_goals(rows: list[dict]) -> str:
+    head = ["figure", "rows", "engine s", "best reference", "ref s", "throughput x", "goal", "RSS / ref", "met"]
+    lines = [head]
+    for r in rows:
+        lines.append([r["figure"], f"{r['rows']:,}", f"{r['engine_s']:.3f}", r["reference"], f"{r['reference_s']:.3f}",
+                      f"{r['throughput_ratio']:.2f}x", "" if r["goal"] is None else f">= {r['goal']:g}x",
+                      "" if r["rss_ratio"] is None else f"{r['rss_ratio']:.2f}", "yes" if r["met"] else "NO"])
+    return fmt_grid(lines)
 
 
 def main() -> None:
@@ -332,6 +395,7 @@ def main() -> None:
               "features": str(features_path), "n_features": len(features), "runs": a.runs,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": []}
     tables = []
+    goals: list[dict] = []
     disagreeing: list[str] = []
     for n in sizes:
         d = data_dir / f"rows-{n}-seed-{a.seed}"
@@ -348,6 +412,7 @@ def main() -> None:
                 print(f"   {e}: not timed, its output disagrees with fdag's (see above; --allow-disagreement)")
         runs: dict[str, list[Run]] = {e: [] for e in timed}
         print(f"\n-- timing {n:,} rows: {a.runs} runs of {', '.join(timed)}, alternating")
+        load_before = os.getloadavg()
         for i in range(a.runs):
             for e in timed:
                 r = run_engine(e, data, features_path, bins, py, None)
@@ -367,17 +432,25 @@ def main() -> None:
         for r in rows:
             r["fdag_speedup"] = r["median_wall_s"] / base["median_wall_s"]
             r["rss_vs_fdag"] = r["peak_rss_mib"] / base["peak_rss_mib"]
-        tables.append(fmt_table(rows))
-        report["sizes"].append({"rows": n, "data": str(data), "results": rows, "agreement": agree})
+        load = (load_before, os.getloadavg())
+        tables.append(fmt_table(rows) + f"\n(load average {load[0][0]:.1f} before, {load[1][0]:.1f} after; {os.cpu_count()} CPUs)")
+        goals += goal_rows(rows)
+        report["sizes"].append({"rows": n, "data": str(data), "results": rows, "agreement": agree,
+                                "load_average": [load[0][0], load[1][0]], "goals": goal_rows(rows)})
         print()
         print(tables[-1])
 
     out = Path(a.json) if a.json else data_dir / "results.json"
     out.write_text(json.dumps(report, indent=1) + "\n")
-    print("\n== results (wall: the computation alone, input in memory; fdag-cli: the whole process;"
+    print("\n== results (wall: the computation alone, input in memory; -cli: the whole process;"
           " fdag-flight RSS: the server's)")
     for t in tables:
         print(t)
+        print()
+    if goals:
+        print("== issue 14 figures (throughput x: the best reference's median wall over the engine's;"
+              " RSS / ref: peak RSS over that reference's)")
+        print(fmt_goals(goals))
         print()
     print(f"written {out}")
     if disagreeing:
