@@ -30,6 +30,9 @@ type Request struct {
 	Aliases    map[string]string // nil: ir.DefaultAliases
 	Registry   *ir.Registry      // nil: the built-in registry
 	Mem        memory.Allocator  // nil: memory.DefaultAllocator
+	// MaxWarmupGap bounds how far before Start the warmup reads (0: as
+	// far back as the windows need); catalog.SourceRequest.MaxWarmupGap.
+	MaxWarmupGap time.Duration
 }
 
 // Validate checks what can be checked without the warehouse.
@@ -39,6 +42,9 @@ func (r Request) Validate() error {
 	}
 	if r.Start.IsZero() || r.End.IsZero() {
 		return fmt.Errorf("start and end are required (the rows to compute are [start, end))")
+	}
+	if r.MaxWarmupGap < 0 {
+		return fmt.Errorf("max_warmup_gap %s is negative", r.MaxWarmupGap)
 	}
 	if !r.End.After(r.Start) {
 		return fmt.Errorf("end %s is not after start %s", r.End.Format(time.RFC3339Nano), r.Start.Format(time.RFC3339Nano))
@@ -149,7 +155,7 @@ func computePlanned(ctx context.Context, wh *catalog.Warehouse, req Request, pla
 	began := time.Now()
 	data, err := wh.ReadSource(ctx, catalog.SourceRequest{
 		Table: req.source(), Symbols: req.Symbols, Start: req.Start, End: req.End,
-		Columns: plan.SourceColumns(), Lookback: plan.MaxLookback(),
+		Columns: plan.SourceColumns(), Lookback: plan.MaxLookback(), MaxWarmupGap: req.MaxWarmupGap,
 	})
 	if err != nil {
 		return nil, err

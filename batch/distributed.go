@@ -32,7 +32,9 @@ type RunPlan struct {
 	Shard    string            `json:"shard"` // the shard length, a Go duration
 	Source   string            `json:"source"`
 	Aliases  map[string]string `json:"aliases,omitempty"`
-	Shards   []ShardConfig     `json:"shards"`
+	// MaxWarmupGap is Request.MaxWarmupGap in nanoseconds (0: none).
+	MaxWarmupGap time.Duration `json:"max_warmup_gap_ns,omitempty"`
+	Shards       []ShardConfig `json:"shards"`
 	// Planned is when the plan was made: the run's wall time counts from it.
 	Planned time.Time `json:"planned"`
 }
@@ -64,7 +66,7 @@ func PlanRun(ctx context.Context, wh *catalog.Warehouse, req RunRequest, run str
 		every = DefaultShard
 	}
 	return RunPlan{Run: run, Features: req.Specs, Symbols: req.Symbols, Start: req.Start, End: req.End,
-		Shard: every.String(), Source: req.source(), Aliases: req.Aliases, Shards: shards, Planned: time.Now().UTC()}, nil
+		Shard: every.String(), Source: req.source(), Aliases: req.Aliases, MaxWarmupGap: req.MaxWarmupGap, Shards: shards, Planned: time.Now().UTC()}, nil
 }
 
 // Request is the run request of the plan, with what does not travel.
@@ -75,7 +77,7 @@ func (p RunPlan) Request(reg *ir.Registry, mem memory.Allocator) (RunRequest, er
 	}
 	return RunRequest{
 		Request: Request{Specs: p.Features, Symbols: p.Symbols, Start: p.Start, End: p.End,
-			Source: p.Source, Aliases: p.Aliases, Registry: reg, Mem: mem},
+			Source: p.Source, Aliases: p.Aliases, Registry: reg, Mem: mem, MaxWarmupGap: p.MaxWarmupGap},
 		ShardLength: every,
 	}, nil
 }

@@ -91,7 +91,7 @@ func (r RunRequest) Plan(run string) ([]ShardConfig, error) {
 	out := make([]ShardConfig, len(shards))
 	for i, s := range shards {
 		out[i] = ShardConfig{Run: run, Index: i, Symbol: s.Symbol, Start: s.Start, End: s.End,
-			Features: r.Specs, Source: r.Source, Aliases: r.Aliases}
+			Features: r.Specs, Source: r.Source, Aliases: r.Aliases, MaxWarmupGap: r.MaxWarmupGap}
 	}
 	return out, nil
 }

@@ -31,6 +31,8 @@ type ShardConfig struct {
 	Features []ir.Spec         `json:"features"`
 	Source   string            `json:"source,omitempty"`  // default catalog.TradesTable
 	Aliases  map[string]string `json:"aliases,omitempty"` // nil: ir.DefaultAliases
+	// MaxWarmupGap is Request.MaxWarmupGap in nanoseconds (0: none).
+	MaxWarmupGap time.Duration `json:"max_warmup_gap_ns,omitempty"`
 }
 
 func (c ShardConfig) String() string {
@@ -40,7 +42,7 @@ func (c ShardConfig) String() string {
 // request is the shard as a Compute request.
 func (c ShardConfig) request(reg *ir.Registry, mem memory.Allocator) Request {
 	return Request{Specs: c.Features, Symbols: []string{c.Symbol}, Start: c.Start, End: c.End,
-		Source: c.Source, Aliases: c.Aliases, Registry: reg, Mem: mem}
+		Source: c.Source, Aliases: c.Aliases, Registry: reg, Mem: mem, MaxWarmupGap: c.MaxWarmupGap}
 }
 
 // ShardOptions are a shard's in-process companions, which do not travel

@@ -34,6 +34,11 @@ type SourceRequest struct {
 	// (ir.Plan.MaxLookback): Dur before Start, and Rows more rows of the
 	// same symbol before that, however far back they are.
 	Lookback ir.Lookback
+	// MaxWarmupGap, when positive, bounds how far before Start the warmup
+	// reaches: no row older than Start - MaxWarmupGap is read, so a symbol
+	// quiet for years does not pull its 2020 rows into a 2024 range. Its
+	// windows then start short, as at the symbol's first rows.
+	MaxWarmupGap time.Duration
 }
 
 // SourceData is the result of ReadSource. Table holds the warmup rows and
@@ -101,7 +106,7 @@ func (w *Warehouse) ReadSource(ctx context.Context, req SourceRequest) (*SourceD
 			syms = distinctStrings(main, ColSymbol)
 		}
 		for _, sym := range syms {
-			t, err := r.warmup(ctx, sym, req.Start, req.Lookback)
+			t, err := r.warmup(ctx, sym, req.Start, req.Lookback, req.MaxWarmupGap)
 			if err != nil {
 				return nil, err
 			}
@@ -209,10 +214,17 @@ func (r *sourceReader) scan(ctx context.Context, f iceberg.BooleanExpression, co
 }
 
 // warmup returns the rows of sym before start that lb needs.
-func (r *sourceReader) warmup(ctx context.Context, sym string, start time.Time, lb ir.Lookback) (arrow.Table, error) {
+func (r *sourceReader) warmup(ctx context.Context, sym string, start time.Time, lb ir.Lookback, maxGap time.Duration) (arrow.Table, error) {
+	var floor time.Time // zero: no bound
+	if maxGap > 0 {
+		floor = start.Add(-maxGap)
+	}
 	from := start.Add(-time.Duration(lb.Dur))
+	if !floor.IsZero() && from.Before(floor) {
+		from = floor
+	}
 	if lb.Rows > 0 {
-		cut, err := r.rowCut(ctx, sym, from, lb.Rows)
+		cut, err := r.rowCut(ctx, sym, from, lb.Rows, floor)
 		if err != nil {
 			return nil, err
 		}
@@ -220,16 +232,23 @@ func (r *sourceReader) warmup(ctx context.Context, sym string, start time.Time, 
 			from = cut
 		}
 	}
+	if !floor.IsZero() && from.Before(floor) {
+		from = floor
+	}
 	return r.read(ctx, []string{sym}, from, start)
 }
 
 // rowCut returns the time of the n-th row of sym before before (counting
 // back), or the earliest time of sym when it has fewer rows; zero when
-// there are none.
-func (r *sourceReader) rowCut(ctx context.Context, sym string, before time.Time, n int) (time.Time, error) {
+// there are none. The search goes back no further than floor (zero: no
+// bound).
+func (r *sourceReader) rowCut(ctx context.Context, sym string, before time.Time, n int, floor time.Time) (time.Time, error) {
 	earliest, ok, err := r.earliest(ctx, sym, before)
 	if err != nil || !ok {
 		return time.Time{}, err
+	}
+	if floor.After(earliest) {
+		earliest = floor
 	}
 	var times []int64 // collected newest chunk first
 	hi := before

@@ -16,7 +16,7 @@ import (
 // The run_batch action: batch.Run over the server's warehouse, the same
 // run as `fdag run`, with its progress streamed as action results.
 
-const runBatchDescription = "Body: a fetch ticket ({\"features\", \"symbols\", \"start\", \"end\"}, optional \"source\", \"shard\", \"aliases\") " +
+const runBatchDescription = "Body: a fetch ticket ({\"features\", \"symbols\", \"start\", \"end\"}, optional \"source\", \"shard\", \"aliases\", \"max_warmup_gap\") " +
 	"with optional \"concurrency\", \"retries\" and \"commit_partial\". Computes into ft_features in one commit (fdag run). " +
 	"Results: {\"type\": \"progress\", ...} while it runs, then {\"type\": \"summary\", \"summary\": {...}}."
 

@@ -73,6 +73,9 @@ type fetchCommand struct {
 	Source   string            `json:"source"`
 	Shard    string            `json:"shard"` // duration of one endpoint's range, default 1d
 	Aliases  map[string]string `json:"aliases"`
+	// MaxWarmupGap (a duration such as "30d") bounds how far before start
+	// the warmup reads; "" reads as far back as the windows need.
+	MaxWarmupGap string `json:"max_warmup_gap,omitempty"`
 }
 
 // tableTicket reads stored rows of a table.
@@ -130,6 +133,13 @@ func (c *fetchCommand) request(s *service) (batch.Request, error) {
 	}
 	if req.End, err = batch.ParseTime(c.End); err != nil {
 		return req, status.Errorf(codes.InvalidArgument, "end: %v", err)
+	}
+	if c.MaxWarmupGap != "" {
+		ns, err := formula.ParseDuration(c.MaxWarmupGap)
+		if err != nil {
+			return req, status.Errorf(codes.InvalidArgument, "max_warmup_gap: %v", err)
+		}
+		req.MaxWarmupGap = time.Duration(ns)
 	}
 	if err := req.Validate(); err != nil {
 		return req, status.Errorf(codes.InvalidArgument, "%v", err)

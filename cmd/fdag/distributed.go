@@ -51,19 +51,20 @@ type CommitInput struct {
 // runFlags are the flags that describe a batch run (fdag run, fdag plan).
 type runFlags struct {
 	project, featureFile, symbols, start, end, source *string
-	shard                                             *time.Duration
+	shard, maxWarmupGap                               *time.Duration
 	features, aliases                                 listFlag
 }
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{
-		project:     fs.String("project", ".", "project `DIR` holding fdag.yaml, FeatureType YAML files and the embedded warehouse"),
-		featureFile: fs.String("features", "", "feature specs, a YAML or JSON `FILE`"),
-		symbols:     fs.String("symbols", "", "comma-separated `symbols` (required)"),
-		start:       fs.String("start", "", "start `time` (RFC 3339 or YYYY-MM-DD, UTC), inclusive (required)"),
-		end:         fs.String("end", "", "end `time`, exclusive (required)"),
-		shard:       fs.Duration("shard", batch.DefaultShard, "shard `length`: [start, end) is cut at UTC multiples of it (24h: days) and each (symbol, shard) is read with its warmup and computed on its own"),
-		source:      fs.String("source", catalog.TradesTable, "source `table`"),
+		project:      fs.String("project", ".", "project `DIR` holding fdag.yaml, FeatureType YAML files and the embedded warehouse"),
+		featureFile:  fs.String("features", "", "feature specs, a YAML or JSON `FILE`"),
+		symbols:      fs.String("symbols", "", "comma-separated `symbols` (required)"),
+		start:        fs.String("start", "", "start `time` (RFC 3339 or YYYY-MM-DD, UTC), inclusive (required)"),
+		end:          fs.String("end", "", "end `time`, exclusive (required)"),
+		shard:        fs.Duration("shard", batch.DefaultShard, "shard `length`: [start, end) is cut at UTC multiples of it (24h: days) and each (symbol, shard) is read with its warmup and computed on its own"),
+		source:       fs.String("source", catalog.TradesTable, "source `table`"),
+		maxWarmupGap: fs.Duration("max-warmup-gap", 0, "read no warmup row older than `D` before the shard's start (e.g. 720h): a symbol quiet for years then starts its windows short instead of reading its old rows; 0: as far back as the windows need"),
 	}
 	fs.Var(&f.features, "feature", "inline feature `NAME=FORMULA` (repeatable)")
 	fs.Var(&f.aliases, "alias", "column alias `NAME=COLUMN` (repeatable)")
@@ -81,6 +82,8 @@ func (f *runFlags) request() (batch.RunRequest, error) {
 		return batch.RunRequest{}, usagef("give --features FILE or at least one --feature NAME=FORMULA")
 	case *f.shard <= 0:
 		return batch.RunRequest{}, usagef("--shard must be positive")
+	case *f.maxWarmupGap < 0:
+		return batch.RunRequest{}, usagef("--max-warmup-gap must not be negative")
 	}
 	start, err := parseTime("start", *f.start)
 	if err != nil {
@@ -101,7 +104,8 @@ func (f *runFlags) request() (batch.RunRequest, error) {
 		return batch.RunRequest{}, err
 	}
 	return batch.RunRequest{
-		Request:     batch.Request{Specs: specs, Symbols: syms, Start: start, End: end, Source: *f.source, Aliases: aliasMap},
+		Request: batch.Request{Specs: specs, Symbols: syms, Start: start, End: end, Source: *f.source, Aliases: aliasMap,
+			MaxWarmupGap: *f.maxWarmupGap},
 		ShardLength: *f.shard,
 	}, nil
 }

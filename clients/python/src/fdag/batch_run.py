@@ -65,6 +65,7 @@ def run_batch(
     source: str = "cdm_trade_enriched",
     shard: Optional[str] = None,
     aliases: Optional[Mapping[str, str]] = None,
+    max_warmup_gap: Optional[str] = None,
     concurrency: Optional[int] = None,
     retries: int = 0,
     commit_partial: bool = False,
@@ -88,6 +89,8 @@ def run_batch(
         body["aliases"] = dict(aliases)
     if concurrency:
         body["concurrency"] = concurrency
+    if max_warmup_gap:
+        body["max_warmup_gap"] = max_warmup_gap
     summary: Optional[Dict[str, Any]] = None
     action = flight.Action("run_batch", json.dumps(body).encode("utf-8"))
     with progress_bar(progress, desc="run_batch", unit="shard") as bar:

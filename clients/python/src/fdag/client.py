@@ -738,6 +738,7 @@ class FeatureClient:
         source: str = "cdm_trade_enriched",
         shard: Optional[str] = None,
         aliases: Optional[Mapping[str, str]] = None,
+        max_warmup_gap: Optional[str] = None,
         max_workers: Optional[int] = None,
         on_empty: str = "warn",
         timeout: Optional[float] = None,
@@ -753,6 +754,11 @@ class FeatureClient:
         come back ordered by symbol (in the order asked) and time.
         ``progress`` counts the endpoints fetched (see :mod:`fdag.progress`;
         by default a bar in notebooks when there are several).
+
+        ``max_warmup_gap`` (a duration such as ``"30d"``) bounds how far
+        before ``start`` the warmup reads: a symbol quiet for years starts its
+        windows short instead of reading its old rows (default: as far back
+        as the windows need).
 
         A symbol without rows in the range warns (:class:`fdag.EmptyResultWarning`
         naming it and the source table); ``on_empty="error"`` raises
@@ -775,6 +781,8 @@ class FeatureClient:
             cmd["shard"] = shard
         if aliases:
             cmd["aliases"] = dict(aliases)
+        if max_warmup_gap:
+            cmd["max_warmup_gap"] = max_warmup_gap
         options = self._options(timeout)
         try:
             info = self._client.get_flight_info(flight.FlightDescriptor.for_command(ticket_for(cmd)), options)
@@ -811,7 +819,7 @@ class FeatureClient:
         ft_features in one transaction. Progress shows with tqdm as the server
         streams it (``progress=``, see :mod:`fdag.progress`); returns the
         :class:`fdag.batch_run.RunSummary`. Keyword arguments: ``source``,
-        ``shard`` (e.g. ``"1d"``), ``aliases``, ``concurrency``, ``retries``,
+        ``shard`` (e.g. ``"1d"``), ``aliases``, ``max_warmup_gap`` (as in :meth:`fetch`), ``concurrency``, ``retries``,
         ``commit_partial`` (commit the good shards, record failed ones as
         status error), ``on_empty`` (for symbols or shards without source
         rows: "warn", "error", "ignore"), ``timeout``, ``progress``.
