@@ -85,6 +85,19 @@ func BenchmarkOneSymbolModel(b *testing.B) {
 	b.ReportMetric(serial.Seconds()/total.Seconds()*100, "serial-%")
 	b.ReportMetric(inJobs.Seconds()/total.Seconds()*100, "io-jobs-%")
 	b.ReportMetric(criticalPath(prog, chunks, cost).Seconds()/inTasks.Seconds()*100, "critical-path-%")
+	perStep := map[int]time.Duration{}
+	for k, d := range cost {
+		perStep[k[1]] += d
+	}
+	heaviest := -1
+	for st, d := range perStep {
+		if heaviest < 0 || d > perStep[heaviest] {
+			heaviest = st
+		}
+	}
+	if heaviest >= 0 {
+		b.Logf("heaviest task kind: %s, %.1f%% of the task time", stepName(prog, heaviest), 100*perStep[heaviest].Seconds()/inTasks.Seconds())
+	}
 	for _, cores := range []int{2, 4, 8} {
 		span := serial + simulate(prog, chunks, cost, cores, cores+2)
 		for _, jobs := range phases {
@@ -220,4 +233,11 @@ func simulate(p *program, chunks int, cost map[[2]int]time.Duration, cores, wind
 		panic("simulate: tasks left waiting")
 	}
 	return now
+}
+
+func stepName(p *program, s int) string {
+	if s < 0 {
+		return "chunk loads"
+	}
+	return describe(p.steps[s].node)
 }
