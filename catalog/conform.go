@@ -34,11 +34,24 @@ type conformer struct {
 	requiredCols []string
 	mem          memory.Allocator
 	rows         int64 // rows seen so far, for RowError.Row
+	// dropped lists the input columns the table has no column for, in
+	// input order, from the first batch: they are not stored, and the
+	// caller says so (a misspelt column was dropped silently).
+	dropped []string
+	seen    bool
 }
 
 func (c *conformer) conform(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	n := rec.NumRows()
 	in := rec.Schema()
+	if !c.seen {
+		c.seen = true
+		for _, f := range in.Fields() {
+			if len(c.target.FieldIndices(f.Name)) == 0 {
+				c.dropped = append(c.dropped, f.Name)
+			}
+		}
+	}
 	cols := make([]arrow.Array, len(c.target.Fields()))
 	defer func() {
 		for _, a := range cols {

@@ -64,6 +64,16 @@ type IngestStats struct {
 	Files      int   // data files added
 	SnapshotID int64
 	Elapsed    time.Duration
+	// Dropped names, per source, the input columns the table has no
+	// column for: they were not stored.
+	Dropped []DroppedColumns
+}
+
+// DroppedColumns are the columns of one ingest source that the table has
+// no column for.
+type DroppedColumns struct {
+	Source  string   `json:"source"`
+	Columns []string `json:"columns"`
 }
 
 // Ingest appends every source to table name in one transaction: either all
@@ -99,6 +109,7 @@ func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) 
 	}
 	var failed error
 	var rows int64
+	var dropped []DroppedColumns
 	batches := func(yield func(arrow.RecordBatch, error) bool) {
 		for _, src := range sources {
 			c := &conformer{target: target, requiredCols: required, mem: w.mem}
@@ -126,6 +137,9 @@ func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) 
 					return
 				}
 			}
+			if len(c.dropped) > 0 {
+				dropped = append(dropped, DroppedColumns{Source: src.Name, Columns: c.dropped})
+			}
 		}
 	}
 	names := make([]string, len(sources))
@@ -152,7 +166,7 @@ func (w *Warehouse) Ingest(ctx context.Context, name string, sources ...Source) 
 		return IngestStats{}, fmt.Errorf("ingest into %s: %w", name, err)
 	}
 	committed = true
-	st := IngestStats{Rows: rows, Files: len(files), SnapshotID: snap, Elapsed: time.Since(start)}
+	st := IngestStats{Rows: rows, Files: len(files), SnapshotID: snap, Elapsed: time.Since(start), Dropped: dropped}
 	if dd != nil {
 		st.Duplicates, st.WithoutKey = dd.duplicates, dd.withoutKey
 	}

@@ -438,6 +438,9 @@ type putSummary struct {
 	WithoutKey int64  `json:"without_key"` // rows without trade_id, not checked for duplicates
 	Files      int    `json:"files"`
 	SnapshotID int64  `json:"snapshot_id"`
+	// DroppedColumns are the client's columns the table has no column
+	// for: not stored (the client warns naming them).
+	DroppedColumns []string `json:"dropped_columns,omitempty"`
 }
 
 // DoPut ingests the client's batches into a table (descriptor PATH [table]
@@ -482,7 +485,7 @@ func (s *service) DoPut(stream flight.FlightService_DoPutServer) error {
 		}
 		return warehouseError(ctx, "DoPut", err)
 	}
-	body, _ := json.Marshal(putSummary{Table: name, Rows: stats.Rows, Duplicates: stats.Duplicates, WithoutKey: stats.WithoutKey,
+	body, _ := json.Marshal(putSummary{Table: name, DroppedColumns: droppedColumns(stats), Rows: stats.Rows, Duplicates: stats.Duplicates, WithoutKey: stats.WithoutKey,
 		Files: stats.Files, SnapshotID: stats.SnapshotID})
 	return stream.Send(&flight.PutResult{AppMetadata: body})
 }
@@ -544,4 +547,13 @@ func checkColumns(ctx context.Context, wh *catalog.Warehouse, name string, q cat
 		}
 	}
 	return nil
+}
+
+// droppedColumns are the columns of the one DoPut source the table lacks.
+func droppedColumns(st catalog.IngestStats) []string {
+	var out []string
+	for _, d := range st.Dropped {
+		out = append(out, d.Columns...)
+	}
+	return out
 }

@@ -84,6 +84,14 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "%s from %s into %s (%s, snapshot %d)\n",
 		count(st.Rows, "row"), count(int64(len(files)), "file"), *tableName, count(int64(st.Files), "data file"), st.SnapshotID)
+	for _, d := range st.Dropped {
+		noun := "column"
+		if len(d.Columns) > 1 {
+			noun = "columns"
+		}
+		fmt.Fprintf(stderr, "fdag ingest: warning: %s: %s %s not stored: %s has no such column (--map TARGET=SOURCE renames one)\n",
+			d.Source, noun, strings.Join(d.Columns, ", "), *tableName)
+	}
 	if st.Duplicates > 0 {
 		fmt.Fprintf(stdout, "%s skipped: their (symbol, trade_id) was already in %s or earlier in the input\n",
 			count(st.Duplicates, "duplicate row"), *tableName)

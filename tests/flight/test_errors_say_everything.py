@@ -88,3 +88,30 @@ def test_explain_checks_identifiers_against_the_columns(client):
         assert "b = n" in text  # the good feature is explained
     # Without columns the name is taken as a column, as before.
     assert "n0 = clsoe" in client.explain({"a": "rolling_mean(clsoe, 2)"}).text
+
+
+def test_ingest_names_the_columns_it_drops(start_server, tmp_path, fdag_bin):
+    import subprocess
+    import warnings
+
+    import pyarrow.parquet as pq
+
+    t = _trades([1, 2]).append_column("venue", pa.array(["binance"] * 2)).append_column(
+        "side", pa.array(["buy"] * 2)).append_column("trade_id", pa.array([1, 2], pa.int64()))
+    t = t.append_column("signed_size", pa.array([1.0, -1.0])).append_column("venue_code", pa.array([7, 7]))
+    server = start_server("--project", str(tmp_path), name="dropped")
+    with fdag.FeatureClient(server.location(), timeout=60) as c, warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        res = c.ingest(t)
+    assert res.rows == 2 and res.dropped_columns == ("signed_size", "venue_code")
+    assert [str(w.message) for w in seen if issubclass(w.category, fdag.DroppedColumnsWarning)] == [
+        "ingest into 'cdm_trade_enriched': columns signed_size, venue_code not stored: the table has no such column"]
+    # The CLI says it per file.
+    path = tmp_path / "more.parquet"
+    pq.write_table(t.set_column(t.column_names.index("trade_id"), "trade_id", pa.array([3, 4], pa.int64())), path)
+    proj = tmp_path / "cli"
+    proj.mkdir()
+    p = subprocess.run([fdag_bin, "ingest", "--project", str(proj), str(path)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert (f"fdag ingest: warning: {path}: columns signed_size, venue_code not stored: "
+            "cdm_trade_enriched has no such column (--map TARGET=SOURCE renames one)") in p.stderr

@@ -21,7 +21,7 @@ def _quiet_symbol() -> pa.Table:
     n = len(times)
     return pa.table({
         "symbol": ["XRPETH"] * n,
-        "exchange": ["binance"] * n,
+        "venue": ["binance"] * n,
         "event_time": pa.array(times, pa.timestamp("us", tz="UTC")),
         "trade_price": [float(i + 1) for i in range(n)],
         "trade_size": [1.0] * n,

@@ -39,7 +39,7 @@ from .narrow import JOIN_KEY, narrow_to_wide
 from .notices import EmptyResult, EmptyResultWarning, FdagWarning
 from .result import METADATA_KEY, ComputeResult, FeatureStatus
 from .specs import normalize_features
-from .warehouse import IngestResult, TableInfo
+from .warehouse import DroppedColumnsWarning, IngestResult, TableInfo
 
 __version__ = "0.1.0"
 
@@ -67,6 +67,7 @@ __all__ = [
     "JOIN_KEY",
     "FdagWarning",
     "EmptyResultWarning",
+    "DroppedColumnsWarning",
     "EmptyResult",
     "FdagError",
     "InvalidRequest",

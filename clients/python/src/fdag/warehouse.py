@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from .errors import FdagError, ProtocolError, from_flight_error
+from .notices import FdagWarning
 from .progress import ProgressLike, progress_bar
 
 __all__ = ["TableInfo", "IngestResult", "TimeLike", "iso_time", "ticket_for", "read_endpoints"]
@@ -62,7 +63,9 @@ class IngestResult:
     were skipped because their (symbol, trade_id) was in the table already
     or earlier in the same data (ingesting the same trades twice adds them
     once); ``without_key`` of the added rows had no trade_id and so could not
-    be checked (docs/warehouse.md, "Ingest")."""
+    be checked (docs/warehouse.md, "Ingest"). ``dropped_columns`` are the
+    data's columns the table has no column for: not stored (a
+    :class:`DroppedColumnsWarning` names them)."""
 
     table: str
     rows: int
@@ -70,7 +73,13 @@ class IngestResult:
     without_key: int = 0
     files: int = 0
     snapshot_id: Optional[int] = None
+    dropped_columns: Tuple[str, ...] = ()
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class DroppedColumnsWarning(FdagWarning):
+    """An ingest did not store some of the data's columns: the table has no
+    column of their names (rename them to the table's, or they are lost)."""
 
 
 def ticket_for(command: Mapping[str, Any]) -> bytes:
@@ -196,6 +205,13 @@ def ingest_result(table: str, raw_meta: Optional[bytes]) -> IngestResult:
         raw = json.loads(raw_meta)
     except ValueError as e:
         raise ProtocolError(f"ingest into {table!r}: the summary is not JSON: {raw_meta[:200]!r}") from e
+    dropped = tuple(str(c) for c in (raw.get("dropped_columns") or []))
+    if dropped:
+        import warnings
+
+        warnings.warn(f"ingest into {raw.get('table', table)!r}: column{'s' if len(dropped) > 1 else ''} "
+                      f"{', '.join(dropped)} not stored: the table has no such column", DroppedColumnsWarning,
+                      stacklevel=3)
     return IngestResult(
         table=str(raw.get("table", table)),
         rows=int(raw.get("rows", 0)),
@@ -203,6 +219,7 @@ def ingest_result(table: str, raw_meta: Optional[bytes]) -> IngestResult:
         without_key=int(raw.get("without_key", 0)),
         files=int(raw.get("files", 0)),
         snapshot_id=raw.get("snapshot_id"),
+        dropped_columns=dropped,
         raw=raw,
     )
 
