@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -55,9 +56,8 @@ type dedup struct {
 	base    *table.Table // the snapshot the stored ids are read from
 	timeCol string
 	idCol   string // the key's id column (Key[1])
-	// ids maps a symbol's trade ids to whether this ingest added them
-	// (true) or the table held them already (false).
-	ids    map[string]map[int64]bool
+	// ids are the known trade ids of each symbol
+	ids    map[string]*keySet
 	loaded map[dedupKey]bool
 
 	duplicates, withoutKey int64
@@ -68,7 +68,7 @@ func newDedup(w *Warehouse, name string, tbl *table.Table, def TableDef) *dedup 
 		return nil
 	}
 	return &dedup{w: w, name: name, base: tbl, timeCol: def.TimeColumn, idCol: def.Key[1],
-		ids: map[string]map[int64]bool{}, loaded: map[dedupKey]bool{}}
+		ids: map[string]*keySet{}, loaded: map[dedupKey]bool{}}
 }
 
 // filter returns rec without the rows whose key is known, and records the
@@ -104,13 +104,13 @@ func (d *dedup) filter(ctx context.Context, rec arrow.RecordBatch, mem memory.Al
 		}
 		m := d.symbolIDs(sym.Value(i))
 		id := ids.Value(i)
-		if _, seen := m[id]; seen {
+		if m.has(id) {
 			d.duplicates++
 			dropped++
 			keep.UnsafeAppend(false)
 			continue
 		}
-		m[id] = true
+		m.add(id)
 		keep.UnsafeAppend(true)
 	}
 	if dropped == 0 {
@@ -126,13 +126,56 @@ func (d *dedup) filter(ctx context.Context, rec arrow.RecordBatch, mem memory.Al
 	return out, nil
 }
 
-func (d *dedup) symbolIDs(symbol string) map[int64]bool {
+func (d *dedup) symbolIDs(symbol string) *keySet {
 	m := d.ids[symbol]
 	if m == nil {
-		m = map[int64]bool{}
+		m = &keySet{}
 		d.ids[symbol] = m
 	}
 	return m
+}
+
+// keySet is one symbol's known trade ids: those stored (sorted) and those
+// this ingest adds. Exchange files list trades in id order, so the added
+// ids are kept as an ascending slice (append, binary search) and only
+// turn into a map when an id comes out of order: a map insert per row
+// cost about as much as the rest of an ingest (BenchmarkDedupFilter).
+type keySet struct {
+	stored   []int64
+	added    []int64            // ascending, while addedMap is nil
+	addedMap map[int64]struct{} // every added id, once they came out of order
+}
+
+func (k *keySet) has(id int64) bool {
+	if _, ok := slices.BinarySearch(k.stored, id); ok {
+		return true
+	}
+	return k.hasAdded(id)
+}
+
+func (k *keySet) hasAdded(id int64) bool {
+	if k.addedMap != nil {
+		_, ok := k.addedMap[id]
+		return ok
+	}
+	_, ok := slices.BinarySearch(k.added, id)
+	return ok
+}
+
+func (k *keySet) add(id int64) {
+	switch {
+	case k.addedMap != nil:
+		k.addedMap[id] = struct{}{}
+	case len(k.added) == 0 || id > k.added[len(k.added)-1]:
+		k.added = append(k.added, id)
+	default:
+		k.addedMap = make(map[int64]struct{}, 2*len(k.added)+1)
+		for _, a := range k.added {
+			k.addedMap[a] = struct{}{}
+		}
+		k.addedMap[id] = struct{}{}
+		k.added = nil
+	}
 }
 
 // load reads the trade ids of partition k of tbl. With clash nil it
@@ -162,12 +205,15 @@ func (d *dedup) load(ctx context.Context, tbl *table.Table, k dedupKey, clash fu
 			}
 			id := col.Value(i)
 			if clash == nil {
-				m[id] = false
-			} else if m[id] {
+				m.stored = append(m.stored, id)
+			} else if m.hasAdded(id) {
 				clash(id)
 			}
 		}
 		rec.Release()
+	}
+	if clash == nil {
+		slices.Sort(m.stored)
 	}
 	return nil
 }
