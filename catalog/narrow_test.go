@@ -189,3 +189,19 @@ func sharesValues(narrow, wide arrow.Table) bool {
 	}
 	return false
 }
+
+// TestFeaturesTableWriteProperties: a new ft_features gets the write
+// settings of featureWriteProperties, and its data files use them.
+func TestFeaturesTableWriteProperties(t *testing.T) {
+	ctx := context.Background()
+	w := openTemp(t, memory.DefaultAllocator)
+	tbl, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range featureWriteProperties {
+		if got := tbl.Properties()[k]; got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -204,11 +205,7 @@ func (w *Warehouse) TableFor(ctx context.Context, name string, def TableDef) (*t
 	}
 	tbl, err = w.cat.CreateTable(ctx, w.ident(name), def.Schema,
 		icecat.WithPartitionSpec(&spec),
-		icecat.WithProperties(iceberg.Properties{
-			"format-version":            "2",
-			"commit.retry.num-retries":  "10",
-			"write.parquet.compression": "zstd",
-		}))
+		icecat.WithProperties(tableProperties(def)))
 	if errors.Is(err, icecat.ErrTableAlreadyExists) {
 		return w.cat.LoadTable(ctx, w.ident(name)) // created by a concurrent writer
 	}
@@ -217,6 +214,18 @@ func (w *Warehouse) TableFor(ctx context.Context, name string, def TableDef) (*t
 	}
 	w.log.Info("created table", "table", name, "partitioning", specString(spec, def.Schema))
 	return tbl, nil
+}
+
+// tableProperties are the properties of a table fdag creates: its
+// definition's on top of the common ones.
+func tableProperties(def TableDef) iceberg.Properties {
+	props := iceberg.Properties{
+		"format-version":            "2",
+		"commit.retry.num-retries":  "10",
+		"write.parquet.compression": "zstd",
+	}
+	maps.Copy(props, def.Properties)
+	return props
 }
 
 // ensureBucket creates the warehouse's bucket when it does not exist.
