@@ -64,6 +64,9 @@ func Sign(a float64) float64 {
 
 func Log1p(a float64) float64 { return math.Log1p(a) }
 
+// Tanh is the hyperbolic tangent: ±1 at ±Inf, ±0 kept, NaN for NaN.
+func Tanh(a float64) float64 { return math.Tanh(a) }
+
 // Max is the larger of a and b, a NaN counting only when both are NaN (as
 // Polars' max_horizontal).
 func Max(a, b float64) float64 {

@@ -175,6 +175,8 @@ var Functions = []*Func{
 		Doc: "-1 for negative x, 1 for positive x; 0, -0 and NaN are returned as they are (as Polars' sign).", Example: "sign(diff(close))"},
 	{Name: "log1p", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Log1p,
 		Doc: "log(1 + x), accurate for x near 0; log1p(-1) = -inf, NaN below -1.", Example: "log1p(volume)"},
+	{Name: "tanh", Family: "elementwise", Params: []Param{pX}, Eval: fmath.Tanh,
+		Doc: "Hyperbolic tangent, squashing x into (-1, 1); ±1 at ±Inf, -0 stays -0, NaN for NaN (as Polars' tanh).", Example: "tanh(diff(log(close)) / rolling_std(diff(log(close)), 100))"},
 	{Name: "max", Family: "elementwise", Params: []Param{pA, pB}, Variadic: true, SkipNulls: true, Eval: fmath.Max,
 		Doc: "The largest argument, row by row; nulls and NaNs are skipped (null when all are null, NaN when all non-null ones are NaN), as Polars' max_horizontal.", Example: "max(close - lag(close), 0)"},
 	{Name: "min", Family: "elementwise", Params: []Param{pA, pB}, Variadic: true, SkipNulls: true, Eval: fmath.Min,

@@ -102,6 +102,7 @@ CASES = [
     # elementwise with their own null rules
     Case("sign_diff", "sign(diff(price))", per_symbol((P - P.shift(1)).sign())),
     Case("log1p", "log1p(size - 1)", elementwise((S - 1).log1p())),
+    Case("tanh", "tanh(size - 1)", elementwise((S - 1).tanh())),
     Case("max2", "max(price, size)", elementwise(pl.max_horizontal(P, S))),
     Case("min3", "min(price, size, 100)", elementwise(pl.min_horizontal(P, S, pl.lit(100.0)))),
     Case("max_lag", "max(price, lag(price), lag(price, 2))",
