@@ -43,3 +43,13 @@ def test_feature_set_dict_and_file(tmp_path):
     p = tmp_path / "s.json"
     p.write_text('{"features": [{"name": "a", "formula": "close"}]}')
     assert fdag.normalize_features(str(p)) == specs
+
+
+def test_one_row_is_singular():
+    """'1 rows' (issue 10 item 5): counts in reprs take the singular for one."""
+    import pyarrow as pa
+
+    one = fdag.ComputeResult(table=pa.table({"a": [1.0]}), statuses=[fdag.FeatureStatus("a", "success")])
+    assert repr(one).startswith("ComputeResult: 1 row, 1 feature ok")
+    assert repr(fdag.TableInfo("t", pa.schema([("a", pa.int64())]), 1)) == "TableInfo('t', 1 column, 1 row)"
+    assert repr(fdag.TableInfo("t", pa.schema([("a", pa.int64()), ("b", pa.int64())]), 2048)) == "TableInfo('t', 2 columns, 2,048 rows)"

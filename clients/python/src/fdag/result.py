@@ -15,6 +15,11 @@ __all__ = ["FeatureStatus", "ComputeResult", "parse_statuses", "METADATA_KEY"]
 METADATA_KEY = b"fdag.features"
 
 
+def count(n: int, noun: str) -> str:
+    """``n`` with its noun, singular for one: "1 row", "2,048 rows"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 @dataclass(frozen=True)
 class FeatureStatus:
     """The outcome of one requested feature.
@@ -138,7 +143,7 @@ class ComputeResult:
     def _summary_lines(self) -> List[str]:
         n_ok = sum(1 for s in self.statuses if s.ok)
         n_bad = len(self.statuses) - n_ok
-        head = f"ComputeResult: {self.table.num_rows:,} rows, {n_ok} features ok"
+        head = f"ComputeResult: {count(self.table.num_rows, 'row')}, {count(n_ok, 'feature')} ok"
         if n_bad:
             head += f", {n_bad} failed"
         if self.elapsed is not None:
@@ -161,7 +166,7 @@ class ComputeResult:
         n_bad = len(self.statuses) - n_ok
         parts = [
             "<div class='fdag-result'>",
-            f"<b>ComputeResult</b>: {self.table.num_rows:,} rows, {n_ok} features ok"
+            f"<b>ComputeResult</b>: {count(self.table.num_rows, 'row')}, {count(n_ok, 'feature')} ok"
             + (f", <span style='color:#b00'>{n_bad} failed</span>" if n_bad else "")
             + (f" ({self.elapsed:.3f}s)" if self.elapsed is not None else ""),
         ]

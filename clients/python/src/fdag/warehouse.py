@@ -53,8 +53,10 @@ class TableInfo:
     metadata: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
-        rows = "?" if self.total_records is None or self.total_records < 0 else f"{self.total_records:,}"
-        return f"TableInfo({self.name!r}, {len(self.schema)} columns, {rows} rows)"
+        from .result import count
+
+        rows = "? rows" if self.total_records is None or self.total_records < 0 else count(self.total_records, "row")
+        return f"TableInfo({self.name!r}, {count(len(self.schema), 'column')}, {rows})"
 
 
 @dataclass(frozen=True)
