@@ -36,6 +36,7 @@ def ltc(path: Path) -> pa.Table:
 
 @pytest.fixture
 def wh(start_server, tmp_path):
+    (tmp_path / "p").mkdir()
     server = start_server("--project", str(tmp_path / "p"), name="ingest-dedup")
     with fdag.FeatureClient(server.location(), timeout=120) as c:
         yield c, tmp_path / "p"
