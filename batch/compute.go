@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
@@ -143,71 +142,20 @@ func ComputePlanned(ctx context.Context, wh *catalog.Warehouse, req Request, pla
 	return computePlanned(ctx, wh, req, plan, nil)
 }
 
-// computePlanned is Compute with the plan compiled: read, compute, drop
-// the warmup, adding the time of each to timing when not nil.
+// computePlanned is Compute with the plan compiled: the source streamed
+// through the computation (OpenPlanned), the warmup dropped as it passes,
+// the output gathered, adding the time of each to timing when not nil.
 func computePlanned(ctx context.Context, wh *catalog.Warehouse, req Request, plan *ir.Plan, timing *Timing) (*Result, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	if len(plan.Failed()) == len(plan.Features) {
-		return nil, &compute.NoFeaturesError{Statuses: planStatuses(plan)}
-	}
-	began := time.Now()
-	data, err := wh.ReadSource(ctx, catalog.SourceRequest{
-		Table: req.source(), Symbols: req.Symbols, Start: req.Start, End: req.End,
-		Columns: plan.SourceColumns(), Lookback: plan.MaxLookback(), MaxWarmupGap: req.MaxWarmupGap,
-	})
+	f, err := OpenPlanned(ctx, wh, req, plan, catalog.StreamOptions{})
 	if err != nil {
 		return nil, err
 	}
-	defer data.Release()
-	read := time.Now()
-	res, err := compute.ComputePlan(ctx, plan, []compute.Frame{{Name: req.source(), Table: data.Table}}, req.options(data.TimeColumn))
-	if err != nil {
-		return nil, fmt.Errorf("computing over %s: %w", req.source(), err)
-	}
-	out := &Result{Result: *res, TimeColumn: data.TimeColumn, SourceRows: data.Table.NumRows() - data.WarmupRows, WarmupRows: data.WarmupRows}
-	ids := tradeIDs(data.Table)
-	if ids != nil {
-		defer ids.Release()
-	}
-	if data.WarmupRows > 0 {
-		kept, err := catalog.DropWarmup(res.Table, data.Warmup)
-		res.Table.Release()
-		if err != nil {
-			return nil, err
-		}
-		out.Table = kept
-		if ids != nil {
-			kept, err := catalog.DropWarmup(ids, data.Warmup)
-			if err != nil {
-				out.Release()
-				return nil, err
-			}
-			defer kept.Release()
-			ids = kept
-		}
-	}
-	if ids != nil {
-		out.TradeIDs = ids.Column(0).Data()
-		out.TradeIDs.Retain()
-	}
+	res, err := f.collect(ctx)
 	if timing != nil {
-		timing.Read += read.Sub(began).Seconds()
-		timing.Compute += time.Since(read).Seconds()
+		timing.Read += f.Timing.Read
+		timing.Compute += f.Timing.Compute
 	}
-	return out, nil
-}
-
-// tradeIDs is the source's trade_id column as a one-column table, or nil
-// when the source has none (or not as int64).
-func tradeIDs(src arrow.Table) arrow.Table {
-	idx := src.Schema().FieldIndices(catalog.ColTradeID)
-	if len(idx) == 0 || src.Schema().Field(idx[0]).Type.ID() != arrow.INT64 {
-		return nil
-	}
-	col := src.Column(idx[0])
-	return array.NewTable(arrow.NewSchema([]arrow.Field{col.Field()}, nil), []arrow.Column{*col}, src.NumRows())
+	return res, err
 }
 
 // planStatuses are the statuses of a plan's features before any data.

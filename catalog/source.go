@@ -215,6 +215,16 @@ func (r *sourceReader) scan(ctx context.Context, f iceberg.BooleanExpression, co
 
 // warmup returns the rows of sym before start that lb needs.
 func (r *sourceReader) warmup(ctx context.Context, sym string, start time.Time, lb ir.Lookback, maxGap time.Duration) (arrow.Table, error) {
+	from, err := r.warmupFrom(ctx, sym, start, lb, maxGap)
+	if err != nil {
+		return nil, err
+	}
+	return r.read(ctx, []string{sym}, from, start)
+}
+
+// warmupFrom is the time from which sym's rows before start are the
+// warmup lb needs, never before start - maxGap when maxGap > 0.
+func (r *sourceReader) warmupFrom(ctx context.Context, sym string, start time.Time, lb ir.Lookback, maxGap time.Duration) (time.Time, error) {
 	var floor time.Time // zero: no bound
 	if maxGap > 0 {
 		floor = start.Add(-maxGap)
@@ -226,7 +236,7 @@ func (r *sourceReader) warmup(ctx context.Context, sym string, start time.Time, 
 	if lb.Rows > 0 {
 		cut, err := r.rowCut(ctx, sym, from, lb.Rows, floor)
 		if err != nil {
-			return nil, err
+			return time.Time{}, err
 		}
 		if !cut.IsZero() && cut.Before(from) {
 			from = cut
@@ -235,7 +245,7 @@ func (r *sourceReader) warmup(ctx context.Context, sym string, start time.Time, 
 	if !floor.IsZero() && from.Before(floor) {
 		from = floor
 	}
-	return r.read(ctx, []string{sym}, from, start)
+	return from, nil
 }
 
 // rowCut returns the time of the n-th row of sym before before (counting

@@ -104,6 +104,31 @@ func NewStream(specs []ir.Spec, input *arrow.Schema, opts Options) (*Stream, err
 // once ctx is done.
 func NewStreamContext(ctx context.Context, specs []ir.Spec, input *arrow.Schema, opts Options) (*Stream, error) {
 	opts = opts.withDefaults()
+	timeType, err := streamTimeType(input, opts)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := ir.CompileContext(ctx, specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: fieldNames(input), NoCSE: opts.NoCSE})
+	if err != nil {
+		return nil, err
+	}
+	return newStream(plan, input, timeType, opts)
+}
+
+// NewStreamPlan is NewStream over a plan already compiled for the input's
+// columns (or more), for a caller that bounds compiling apart.
+func NewStreamPlan(plan *ir.Plan, input *arrow.Schema, opts Options) (*Stream, error) {
+	opts = opts.withDefaults()
+	timeType, err := streamTimeType(input, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newStream(plan, input, timeType, opts)
+}
+
+// streamTimeType is the type of the input's time column, which must be a
+// time or an integer.
+func streamTimeType(input *arrow.Schema, opts Options) (arrow.DataType, error) {
 	timeIdx := input.FieldIndices(opts.TimeColumn)
 	if len(timeIdx) == 0 {
 		return nil, fmt.Errorf("the input has no time column %q (columns: %s)", opts.TimeColumn, strings.Join(fieldNames(input), ", "))
@@ -111,14 +136,12 @@ func NewStreamContext(ctx context.Context, specs []ir.Spec, input *arrow.Schema,
 	timeType := input.Field(timeIdx[0]).Type
 	switch timeType.ID() {
 	case arrow.TIMESTAMP, arrow.DATE32, arrow.INT64, arrow.INT32:
-	default:
-		return nil, fmt.Errorf("time column %q has type %s; expected a timestamp", opts.TimeColumn, timeType)
+		return timeType, nil
 	}
-	names := fieldNames(input)
-	plan, err := ir.CompileContext(ctx, specs, ir.Options{Registry: opts.Registry, Aliases: opts.Aliases, SourceColumns: names, NoCSE: opts.NoCSE})
-	if err != nil {
-		return nil, err
-	}
+	return nil, fmt.Errorf("time column %q has type %s; expected a timestamp", opts.TimeColumn, timeType)
+}
+
+func newStream(plan *ir.Plan, input *arrow.Schema, timeType arrow.DataType, opts Options) (*Stream, error) {
 	prog := newProgram(plan, inputInfo{
 		timeColumn: opts.TimeColumn, symbolColumn: opts.SymbolColumn,
 		columnErr: func(name string, str bool) error {

@@ -28,7 +28,10 @@ const (
 	DefaultMaxEndpoints   = 10000
 	DefaultMaxCompileTime = 30 * time.Second
 	DefaultMaxStateBytes  = 2 << 30
-	DefaultIdleTimeout    = 5 * time.Minute
+	// A DoGet fetch holds one group of source files with overlapping time
+	// ranges at a time (one symbol-day of trades), and reads the next ahead.
+	DefaultMaxFetchBufferBytes = 1 << 30
+	DefaultIdleTimeout         = 5 * time.Minute
 	// gRPC keepalive: ping an idle connection after KeepaliveTime and
 	// drop it when the ping is not answered within KeepaliveTimeout, so a
 	// vanished client's calls end and release their slots.
@@ -41,7 +44,7 @@ const (
 // tls_cert, tls_key, project, max_exchanges, max_message_bytes, log_level,
 // drain_timeout, and the limits: max_actions, max_gets, max_puts,
 // max_flight_infos, max_batch_runs, max_endpoints, max_compile_time, max_state_bytes,
-// idle_timeout, keepalive_time, keepalive_timeout). Flags given on the
+// max_fetch_buffer_bytes, idle_timeout, keepalive_time, keepalive_timeout). Flags given on the
 // command line win over the file.
 type Config struct {
 	Listen          string        `yaml:"listen"`
@@ -62,6 +65,7 @@ type Config struct {
 	MaxEndpoints     int           `yaml:"max_endpoints"`
 	MaxCompileTime   time.Duration `yaml:"max_compile_time"`
 	MaxStateBytes    int64         `yaml:"max_state_bytes"`
+	MaxFetchBuffer   int64         `yaml:"max_fetch_buffer_bytes"`
 	IdleTimeout      time.Duration `yaml:"idle_timeout"`
 	KeepaliveTime    time.Duration `yaml:"keepalive_time"`
 	KeepaliveTimeout time.Duration `yaml:"keepalive_timeout"`
@@ -106,6 +110,9 @@ func (c Config) withDefaults() Config {
 	defDur(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	if c.MaxStateBytes <= 0 {
 		c.MaxStateBytes = DefaultMaxStateBytes
+	}
+	if c.MaxFetchBuffer <= 0 {
+		c.MaxFetchBuffer = DefaultMaxFetchBufferBytes
 	}
 	return c
 }
@@ -199,6 +206,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&flagCfg.MaxEndpoints, "max-endpoints", DefaultMaxEndpoints, "endpoints (`N`) one GetFlightInfo may return (symbols x shards); more is RESOURCE_EXHAUSTED")
 	fs.DurationVar(&flagCfg.MaxCompileTime, "max-compile-time", DefaultMaxCompileTime, "time (`D`) one request may spend compiling its features; longer is RESOURCE_EXHAUSTED")
 	fs.Int64Var(&flagCfg.MaxStateBytes, "max-state-bytes", DefaultMaxStateBytes, "estimated window/lag state of one exchange, in `BYTES` (grows with the rows seen); more is RESOURCE_EXHAUSTED")
+	fs.Int64Var(&flagCfg.MaxFetchBuffer, "max-fetch-buffer-bytes", DefaultMaxFetchBufferBytes, "source `BYTES` one DoGet fetch may hold at once to order its rows (data files with overlapping time ranges, usually one symbol-day); more is RESOURCE_EXHAUSTED")
 	fs.DurationVar(&flagCfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "an exchange or DoPut that receives nothing for this long (`D`) is ended with DEADLINE_EXCEEDED")
 	fs.DurationVar(&flagCfg.KeepaliveTime, "keepalive-time", DefaultKeepaliveTime, "ping a connection idle for this long (`D`; gRPC keepalive)")
 	fs.DurationVar(&flagCfg.KeepaliveTimeout, "keepalive-timeout", DefaultKeepaliveTimeout, "close a connection whose keepalive ping is not answered within this (`D`)")
@@ -244,6 +252,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	over("max-endpoints", func() { cfg.MaxEndpoints = flagCfg.MaxEndpoints })
 	over("max-compile-time", func() { cfg.MaxCompileTime = flagCfg.MaxCompileTime })
 	over("max-state-bytes", func() { cfg.MaxStateBytes = flagCfg.MaxStateBytes })
+	over("max-fetch-buffer-bytes", func() { cfg.MaxFetchBuffer = flagCfg.MaxFetchBuffer })
 	over("idle-timeout", func() { cfg.IdleTimeout = flagCfg.IdleTimeout })
 	over("keepalive-time", func() { cfg.KeepaliveTime = flagCfg.KeepaliveTime })
 	over("keepalive-timeout", func() { cfg.KeepaliveTimeout = flagCfg.KeepaliveTimeout })

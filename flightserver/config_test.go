@@ -17,7 +17,8 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Listen != "127.0.0.1:8815" || cfg.MaxExchanges != DefaultMaxExchanges || cfg.MaxMessageBytes != DefaultMaxMessageBytes ||
-		cfg.LogLevel != "info" || len(cfg.AuthTokens) != 0 || cfg.Project != "." || cfg.DrainTimeout != DefaultDrainTimeout {
+		cfg.LogLevel != "info" || len(cfg.AuthTokens) != 0 || cfg.Project != "." || cfg.DrainTimeout != DefaultDrainTimeout ||
+		cfg.MaxFetchBuffer != DefaultMaxFetchBufferBytes {
 		t.Fatalf("%+v", cfg)
 	}
 }
@@ -25,17 +26,17 @@ func TestParseFlagsDefaults(t *testing.T) {
 func TestParseFlagsConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "flight.yaml")
-	os.WriteFile(path, []byte("listen: 0.0.0.0:9000\nauth_tokens: [a, b]\nmax_exchanges: 3\nlog_level: debug\ndrain_timeout: 5s\n"), 0o600)
+	os.WriteFile(path, []byte("listen: 0.0.0.0:9000\nauth_tokens: [a, b]\nmax_exchanges: 3\nlog_level: debug\ndrain_timeout: 5s\nmax_fetch_buffer_bytes: 1000\n"), 0o600)
 	cfg, err := ParseFlags([]string{"--config", path, "--max-exchanges", "7", "--auth-token", "c"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Listen != "0.0.0.0:9000" || cfg.MaxExchanges != 7 || strings.Join(cfg.AuthTokens, ",") != "c" ||
-		cfg.LogLevel != "debug" || cfg.DrainTimeout != 5*time.Second || cfg.MaxMessageBytes != DefaultMaxMessageBytes {
+		cfg.LogLevel != "debug" || cfg.DrainTimeout != 5*time.Second || cfg.MaxMessageBytes != DefaultMaxMessageBytes || cfg.MaxFetchBuffer != 1000 {
 		t.Fatalf("%+v", cfg)
 	}
-	cfg, err = ParseFlags([]string{"--config", path}, io.Discard)
-	if err != nil || strings.Join(cfg.AuthTokens, ",") != "a,b" {
+	cfg, err = ParseFlags([]string{"--config", path, "--max-fetch-buffer-bytes", "5000"}, io.Discard)
+	if err != nil || strings.Join(cfg.AuthTokens, ",") != "a,b" || cfg.MaxFetchBuffer != 5000 {
 		t.Fatalf("%+v %v", cfg, err)
 	}
 

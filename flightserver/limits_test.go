@@ -254,3 +254,48 @@ func TestCompileTimeLimitOnFetches(t *testing.T) {
 	_, err = readAll(t, c, cmd)
 	checkStatus(t, err, codes.ResourceExhausted, "--max-compile-time")
 }
+
+// --max-fetch-buffer-bytes bounds the source rows a DoGet fetch holds at
+// once to order them: a day whose files overlap and exceed it is
+// ResourceExhausted naming the flag; under it the fetch streams.
+func TestFetchBufferLimit(t *testing.T) {
+	_, _, c := warehouseServerWith(t, Config{MaxFetchBuffer: 64 << 10})
+	desc := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{catalog.TradesTable}}
+	cmd := cmdJSON(t, map[string]any{"features": fetchSpecs[:2], "symbols": []string{"BTCUSDT"},
+		"start": day0.Format(time.RFC3339), "end": day0.Add(24 * time.Hour).Format(time.RFC3339)})
+	// 2000 rows over 2 symbols and ~4.5 h: one file per symbol-day, ~41 KB
+	// of the projected columns, under the limit.
+	if _, err := put(t, c, desc, demodata.Schema, demoRecords(t, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := readAll(t, c, cmd)
+	if err != nil {
+		t.Fatalf("one file per day, under the limit: %v", err)
+	}
+	tbl.Release()
+	// A second append of other trades of the same day overlaps the first:
+	// the day is read whole to order it, past the limit.
+	rdr := demodata.NewReader(demodata.Config{Rows: 2000, Seed: 4, Symbols: []string{"BTCUSDT", "ETHUSDT"}, MeanGap: 8 * time.Second, Start: day0}, memory.DefaultAllocator)
+	defer rdr.Release()
+	var more []arrow.RecordBatch
+	for rdr.Next() { // other trade ids, or the ingest would skip them as repeats
+		rec := rdr.RecordBatch()
+		idx := rec.Schema().FieldIndices(catalog.ColTradeID)[0]
+		b := array.NewInt64Builder(memory.DefaultAllocator)
+		for _, id := range rec.Column(idx).(*array.Int64).Int64Values() {
+			b.Append(id + 1<<40)
+		}
+		ids := b.NewArray()
+		b.Release()
+		cols := slices.Clone(rec.Columns())
+		cols[idx] = ids
+		more = append(more, array.NewRecordBatch(rec.Schema(), cols, rec.NumRows()))
+		ids.Release()
+	}
+	defer releaseAll(more)
+	if sum, err := put(t, c, desc, demodata.Schema, more); err != nil || sum.Files < 2 {
+		t.Fatalf("second put: %+v, %v", sum, err)
+	}
+	_, err = readAll(t, c, cmd)
+	checkStatus(t, err, codes.ResourceExhausted, "--max-fetch-buffer-bytes", "BTCUSDT", "2 data files whose time ranges overlap")
+}

@@ -40,18 +40,19 @@ type notice struct {
 	Message string   `json:"message"`
 }
 
-// fetchNotices are the warnings of a computed fetch: the requested symbols
-// with no source rows in [start, end) (every output row is a source row of
-// the range, so a symbol absent from the output had none).
-func fetchNotices(req batch.Request, res *batch.Result) []notice {
+// fetchNotices are the warnings of a computed fetch that read sourceRows
+// rows of [start, end) and output the symbols in seen: the requested
+// symbols with no source rows in the range (every output row is a source
+// row of the range, so a symbol absent from the output had none).
+func fetchNotices(req batch.Request, sourceRows int64, seen symbolSet) []notice {
 	var empty []string
 	switch {
-	case res.SourceRows == 0 && len(req.Symbols) == 0:
+	case sourceRows == 0 && len(req.Symbols) == 0:
 		empty = []string{} // "any symbol"
-	case res.SourceRows == 0:
+	case sourceRows == 0:
 		empty = req.Symbols
 	default:
-		empty = symbolsAbsent(res.Table, req.Symbols)
+		empty = seen.absent(req.Symbols)
 	}
 	if empty == nil {
 		return nil
@@ -72,24 +73,40 @@ func fetchNotices(req batch.Request, res *batch.Result) []notice {
 		Message: fmt.Sprintf("%s: no source rows for %s in [%s, %s)", table, what, start, end)}}
 }
 
-// symbolsAbsent are the symbols of want that tbl's symbol column never
-// holds, in want's order; nil when all are there.
-func symbolsAbsent(tbl arrow.Table, want []string) []string {
-	idx := tbl.Schema().FieldIndices(catalog.ColSymbol)
-	if len(want) == 0 || len(idx) == 0 {
-		return nil
+// symbolSet collects the symbols of a fetch's output batches as they are
+// sent. Rows come ordered by symbol, so a batch whose first and last rows
+// have one symbol holds no other.
+type symbolSet map[string]bool
+
+func (s *symbolSet) add(rec arrow.RecordBatch) {
+	idx := rec.Schema().FieldIndices(catalog.ColSymbol)
+	if len(idx) == 0 || rec.NumRows() == 0 {
+		return
 	}
-	seen := map[string]bool{}
-	for _, c := range tbl.Column(idx[0]).Data().Chunks() {
-		if s, ok := c.(*array.String); ok {
-			for i := 0; i < s.Len(); i++ {
-				seen[s.Value(i)] = true
-			}
+	col, ok := rec.Column(idx[0]).(*array.String)
+	if !ok {
+		return
+	}
+	if *s == nil {
+		*s = symbolSet{}
+	}
+	if n := col.Len(); col.Value(0) == col.Value(n-1) && col.NullN() == 0 {
+		(*s)[col.Value(0)] = true
+		return
+	}
+	for i := 0; i < col.Len(); i++ {
+		if col.IsValid(i) {
+			(*s)[col.Value(i)] = true
 		}
 	}
+}
+
+// absent are the symbols of want never seen, in want's order; nil when
+// all were.
+func (s symbolSet) absent(want []string) []string {
 	var out []string
 	for _, w := range want {
-		if !seen[w] {
+		if !s[w] {
 			out = append(out, w)
 		}
 	}

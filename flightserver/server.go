@@ -91,6 +91,7 @@ type service struct {
 
 	maxCompileTime time.Duration
 	maxStateBytes  int64
+	maxFetchBuffer int64
 	maxEndpoints   int
 	idleTimeout    time.Duration
 }
@@ -134,7 +135,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 		wh:        &warehouse{project: proj, wh: opts.Warehouse},
 
 		maxCompileTime: cfg.MaxCompileTime, maxStateBytes: cfg.MaxStateBytes,
-		maxEndpoints: cfg.MaxEndpoints, idleTimeout: cfg.IdleTimeout,
+		maxFetchBuffer: cfg.MaxFetchBuffer,
+		maxEndpoints:   cfg.MaxEndpoints, idleTimeout: cfg.IdleTimeout,
 	}
 	// Logging outermost (it sees the final status), then panic recovery,
 	// auth, the concurrency limits and the idle watch.
@@ -202,7 +204,8 @@ func (s *Server) Serve() error {
 		"max_exchanges", s.cfg.MaxExchanges, "max_message_bytes", s.cfg.MaxMessageBytes,
 		"max_actions", s.cfg.MaxActions, "max_gets", s.cfg.MaxGets, "max_puts", s.cfg.MaxPuts,
 		"max_flight_infos", s.cfg.MaxFlightInfos, "max_endpoints", s.cfg.MaxEndpoints,
-		"max_compile_time", s.cfg.MaxCompileTime, "max_state_bytes", s.cfg.MaxStateBytes, "idle_timeout", s.cfg.IdleTimeout)
+		"max_compile_time", s.cfg.MaxCompileTime, "max_state_bytes", s.cfg.MaxStateBytes,
+		"max_fetch_buffer_bytes", s.cfg.MaxFetchBuffer, "idle_timeout", s.cfg.IdleTimeout)
 	err := s.grpc.Serve(s.lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil

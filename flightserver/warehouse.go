@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/iceberg-go"
@@ -308,7 +307,7 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 		if err != nil {
 			return warehouseError(ctx, "DoGet "+tt.Table, err)
 		}
-		return s.writeBatches(ctx, stream, schema, recs, st)
+		return s.writeBatches(ctx, stream, schema, recs, st, nil)
 	}
 	st.features = fetch.names()
 	req, err := fetch.request(s)
@@ -328,36 +327,56 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 	if err != nil {
 		return warehouseError(ctx, "DoGet", err)
 	}
-	res, err := batch.ComputePlanned(ctx, wh, req, plan)
+	// The source streams through the computation: each batch is sent as
+	// it is computed, the server holding a few batches, the files being
+	// ordered (--max-fetch-buffer-bytes) and the windows' state, not the
+	// fetch's rows. (--max-state-bytes is not applied: its estimate counts
+	// every row seen for duration windows, which would refuse long fetches
+	// whose real state is small.)
+	f, err := batch.OpenPlanned(ctx, wh, req, plan, catalog.StreamOptions{MaxBufferBytes: s.maxFetchBuffer})
 	if err != nil {
-		return warehouseError(ctx, "DoGet", err)
+		return s.fetchError(ctx, err)
 	}
-	defer res.Release()
-	// probably a wrong symbol or range, not a success to stay silent
-	// about: logged, and said to the client in-band (notices.go)
-	notices := fetchNotices(req, res)
-	for _, n := range notices {
-		s.log.Warn("DoGet: "+n.Message, "source", n.Table, "symbols", n.Symbols, "start", n.Start, "end", n.End)
-	}
-	return s.writeBatches(ctx, stream, res.Table.Schema(), tableBatches(res.Table), st, noticesMetadata(notices))
-}
-
-// tableBatches yields tbl's record batches of at most 64K rows.
-func tableBatches(tbl arrow.Table) iter.Seq2[arrow.RecordBatch, error] {
-	return func(yield func(arrow.RecordBatch, error) bool) {
-		tr := array.NewTableReader(tbl, 1<<16)
-		defer tr.Release()
-		for tr.Next() {
-			if !yield(tr.RecordBatch(), nil) {
+	var seen symbolSet
+	recs := func(yield func(arrow.RecordBatch, error) bool) {
+		for b, err := range f.Batches(ctx) {
+			if err != nil {
+				err = s.fetchError(ctx, err)
+			} else if len(req.Symbols) > 0 {
+				seen.add(b.Rec)
+			}
+			if !yield(b.Rec, err) || err != nil {
 				return
 			}
 		}
 	}
+	// The notices go after the last batch, when the fetch has seen every
+	// source row: probably a wrong symbol or range, not a success to stay
+	// silent about; logged, and said to the client in-band (notices.go).
+	trailer := func() []byte {
+		notices := fetchNotices(req, f.SourceRows, seen)
+		for _, n := range notices {
+			s.log.Warn("DoGet: "+n.Message, "source", n.Table, "symbols", n.Symbols, "start", n.Start, "end", n.End)
+		}
+		return noticesMetadata(notices)
+	}
+	return s.writeBatches(ctx, stream, f.Schema, recs, st, trailer)
+}
+
+// fetchError maps a fetch's failure: a source group past
+// --max-fetch-buffer-bytes is ResourceExhausted naming the flag.
+func (s *service) fetchError(ctx context.Context, err error) error {
+	var be *catalog.BufferLimitError
+	if errors.As(err, &be) && ctx.Err() == nil {
+		return status.Errorf(codes.ResourceExhausted, "DoGet: %v (--max-fetch-buffer-bytes is %s); raise the limit or fetch fewer columns",
+			err, sizeText(s.maxFetchBuffer))
+	}
+	return warehouseError(ctx, "DoGet", err)
 }
 
 // writeBatches sends schema then every batch (which the iterator owns),
-// then each trailer (notices.go).
-func (s *service) writeBatches(ctx context.Context, stream flight.FlightService_DoGetServer, schema *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], st *callStats, trailer ...[]byte) error {
+// then the trailer's app_metadata when it has one (notices.go).
+func (s *service) writeBatches(ctx context.Context, stream flight.FlightService_DoGetServer, schema *arrow.Schema, recs iter.Seq2[arrow.RecordBatch, error], st *callStats, trailer func() []byte) error {
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(s.mem))
 	defer w.Close()
 	for rec, err := range recs {
@@ -369,7 +388,10 @@ func (s *service) writeBatches(ctx context.Context, stream flight.FlightService_
 		}
 		st.rowsOut += rec.NumRows()
 	}
-	if err := writeTrailer(w, schema, s.mem, trailer); err != nil {
+	if trailer == nil {
+		return nil
+	}
+	if err := writeTrailer(w, schema, s.mem, [][]byte{trailer()}); err != nil {
 		return sendError(ctx, err)
 	}
 	return nil

@@ -5,8 +5,8 @@
 //	            [--max-exchanges N] [--max-message-bytes N] [--log-level LEVEL]
 //	            [--drain-timeout 30s] [--max-actions N] [--max-gets N] [--max-puts N]
 //	            [--max-flight-infos N] [--max-endpoints N] [--max-compile-time D]
-//	            [--max-state-bytes N] [--idle-timeout D] [--keepalive-time D]
-//	            [--keepalive-timeout D]
+//	            [--max-state-bytes N] [--max-fetch-buffer-bytes N]
+//	            [--idle-timeout D] [--keepalive-time D] [--keepalive-timeout D]
 //
 // Every limit refuses a request past it with RESOURCE_EXHAUSTED naming the
 // flag (docs/flight.md).
