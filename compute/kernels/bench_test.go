@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/featuredag/fdag/fmath"
 )
 
 const benchRows, benchChunk = 1 << 20, 8192
@@ -61,10 +63,29 @@ func BenchmarkElementwise(b *testing.B) {
 		{"div_scalar", NewBinary(BinDiv), []Col{x, s}},
 		{"lt", NewBinary(BinLT), []Col{x, y}},
 		{"log", NewUnary(UnaryLog), []Col{x}},
+		// The generic loop over a table function's float rule (NewMap),
+		// against the dedicated loops above.
+		{"log_generic", mustMap(fmath.Log), []Col{x}},
+		{"add_generic", mustMap(fmath.Add), []Col{x, y}},
 		{"exp", NewUnary(UnaryExp), []Col{y}},
 		{"sqrt", NewUnary(UnarySqrt), []Col{x}},
 	} {
 		b.Run(c.name, func(b *testing.B) { benchOp(b, Shared(c.op), c.in, false) })
+	}
+}
+
+func mustMap(eval any) Op {
+	op, err := NewMap(eval)
+	if err != nil {
+		panic(err)
+	}
+	return op
+}
+
+// BenchmarkCumulative: O(1) per row.
+func BenchmarkCumulative(b *testing.B) {
+	for name, fn := range map[string]CumFn{"sum": CumSum, "max": CumMax} {
+		b.Run(name, func(b *testing.B) { benchOp(b, NewCumulative(fn), []Col{benchData.x}, false) })
 	}
 }
 
