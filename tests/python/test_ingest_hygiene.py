@@ -45,6 +45,7 @@ def keys(t: pa.Table) -> int:
 
 
 def ingest(fdag_bin: str, project: Path, *args: str, check: bool = True):
+    project.mkdir(exist_ok=True)  # fdag refuses a --project that does not exist
     return run_fdag(fdag_bin, "ingest", "--project", str(project), *args, check=check)
 
 
