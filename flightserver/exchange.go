@@ -264,7 +264,6 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 		}
 		return status.Errorf(codes.InvalidArgument, "the first data message is not an Arrow schema: %v", err)
 	}
-	defer rdr.Release()
 	// Echo sends the input back unchanged: the same path without compute.
 	schema := rdr.Schema()
 	step := func(rec arrow.RecordBatch) (arrow.RecordBatch, error) { rec.Retain(); return rec, nil }
@@ -283,26 +282,33 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 
 	w, err := newOutputWriter(stream, schema, s.mem)
 	if err != nil {
+		rdr.Release()
 		return sendError(ctx, err)
 	}
-	// A sender goroutine writes finished batches while this one receives
-	// and computes the next: sending (protobuf marshalling and the copy
-	// into gRPC's buffers) overlaps computing. It ends before we return.
+	// Three goroutines overlap the three stages: a receiver reads and
+	// decodes the next batches (the protobuf unmarshalling and copy of each
+	// message), this one computes, and a sender writes finished batches
+	// (marshalling and the copy into gRPC's buffers). The sender ends
+	// before we return; the receiver owns the reader and ends as soon as
+	// its Recv returns, which the end of the call ensures.
+	rcv := startReceiver(rdr, in)
+	defer rcv.stop()
 	snd := startSender(w)
 	for {
-		rec, err := rdr.Read()
+		rec, err := rcv.next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			snd.abort()
-			if e := in.failure(); e != nil {
+			if e := rcv.failure(); e != nil {
 				return recvError(ctx, e)
 			}
-			return status.Errorf(codes.InvalidArgument, "batch %d could not be decoded: %v", in.batches, err)
+			return status.Errorf(codes.InvalidArgument, "batch %d could not be decoded: %v", rcv.batches(), err)
 		}
 		st.rowsIn += rec.NumRows()
 		out, err := step(rec)
+		rec.Release()
 		if err != nil {
 			snd.abort()
 			return processError(ctx, err)
@@ -440,6 +446,79 @@ func isSchemaMessage(hdr []byte) (yes bool) {
 	defer m.Release()
 	return m.Type() == ipc.MessageSchema
 }
+
+// receiver reads input batches on its own goroutine, a couple ahead of
+// the computation. It owns the reader (released when it ends) and its
+// input stream, whose failure is read after next returned an error (the
+// channel orders it after the write).
+type receiver struct {
+	out  chan received
+	quit chan struct{}
+	in   *inputStream
+}
+
+type received struct {
+	rec arrow.RecordBatch
+	err error
+}
+
+func startReceiver(rdr *flight.Reader, in *inputStream) *receiver {
+	r := &receiver{out: make(chan received, 2), quit: make(chan struct{}), in: in}
+	go func() {
+		// Every path ends here once stop was called: what was read ahead
+		// and never taken is released by the goroutine that sent it.
+		defer func() {
+			<-r.quit
+			for {
+				select {
+				case got := <-r.out:
+					if got.rec != nil {
+						got.rec.Release()
+					}
+				default:
+					rdr.Release()
+					return
+				}
+			}
+		}()
+		for {
+			rec, err := rdr.Read()
+			if rec != nil {
+				rec.Retain() // the reader reuses its batch at the next Read
+			}
+			select {
+			case r.out <- received{rec, err}:
+			case <-r.quit:
+				if rec != nil {
+					rec.Release()
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// next is the next input batch (the caller releases it), or the error
+// that ended the input (io.EOF at its end).
+func (r *receiver) next() (arrow.RecordBatch, error) {
+	got := <-r.out
+	return got.rec, got.err
+}
+
+// failure is the transport error or schema change behind next's error.
+func (r *receiver) failure() error { return r.in.failure() }
+
+// batches is the number of batch messages received, for errors.
+func (r *receiver) batches() int { return r.in.batches }
+
+// stop ends the receiver. It does not wait: after a failed call the
+// receiver may be in Recv, which returns when the call has ended (the
+// handler returned), and the goroutine then ends at once.
+func (r *receiver) stop() { close(r.quit) }
 
 // sender writes output batches on its own goroutine, in order, releasing
 // each after it is sent. Its methods are called from the handler's
