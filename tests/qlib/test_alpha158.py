@@ -4,7 +4,7 @@ compute` unchanged (the Qlib dialect, selected by their $fields) and by
 Qlib's own expression engine on the same bars; they must agree at float32
 tolerance, Qlib's storage precision.
 
-Twice: Qlib exactly as its users run it (float32, compared at 1e-4), and
+Twice: Qlib exactly as its users run it (float32, compared at 5e-4), and
 Qlib's own operators in float64 on the same float32 inputs (1e-9), which
 sees digits float32 hides.
 
@@ -60,15 +60,18 @@ def fdag_compute(fdag_bin: str, bars: pd.DataFrame, specs: list[dict], tmp: Path
 
 # Tolerances, relative to max(|value|, the feature's median |value|) (a
 # feature crossing 0 has no relative precision there):
-# - Qlib as it runs (float32 arithmetic): 1e-4. Its x / Ref(x, 1) - 1 keeps
-#   ~6e-8 / 0.01 = 6e-6 of a daily move, and a correlation of such ratios
-#   over 5 rows doubles or triples it; 1.2e-5 was the worst of Alpha158 on
-#   3 x 300 bars, 2.2e-5 on 20 x 500 (CORD5, WVMA5).
+# - Qlib as it runs (float32 arithmetic): 5e-4. Its x / Ref(x, 1) - 1 keeps
+#   ~6e-8 / 0.01 = 6e-6 of a daily move, and a statistic of such ratios over
+#   the 2-3 rows of a symbol's first partial windows amplifies it: 1.2e-5
+#   was the worst of Alpha158 on 3 x 300 bars, 2.2e-5 on 20 x 500, 1.3e-4
+#   on 500 x 2000 (CORD60 and WVMA5 on a symbol's third row; 1.5e-5 at the
+#   99.99th percentile). This run catches wrong rules (a window or NaN rule
+#   off by a row is off by percents); the float64 run checks the digits.
 # - Qlib's operators in float64 (the same float32 inputs, widened as read;
 #   no final float32 cast): 1e-9. 137 of the 188 expressions agree exactly,
 #   the worst is 5e-11 (Kurt, then Std: pandas' online rolling moments
 #   against fdag's compensated sums).
-RTOL_FLOAT32, RTOL_FLOAT64 = 1e-4, 1e-9
+RTOL_FLOAT32, RTOL_FLOAT64 = 5e-4, 1e-9
 
 
 def compare_with_qlib(fdag_bin: str, tmp: Path, names: list[str], exprs: list[str], symbols: int, rows: int,
