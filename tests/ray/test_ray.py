@@ -211,3 +211,13 @@ def test_committing_a_run_twice_adds_its_rows_once(project, fdag_bin, sequential
     assert_same_rows(read_features(fdag_bin, project, tmp_path / "ft.parquet"), sequential["table"])
     orphans = stored_files(s3, "fdag-ray") - live_files(project)
     assert not orphans, f"the second run's files were not removed: {sorted(orphans)[:3]}"
+
+
+def test_plan_carries_max_warmup_gap(project, fdag_bin):
+    """run_batch_ray's max_warmup_gap reaches the plan every worker's shard
+    config is cut from (as fdag run --max-warmup-gap and client.run_batch)."""
+    plan = fray._plan(fdag_bin, str(FEATURES), SYMBOLS[:1], START, END, "24h", str(project), None, None, None,
+                      max_warmup_gap="30d")
+    assert plan["max_warmup_gap_ns"] == 30 * 24 * 3600 * 10**9, plan.get("max_warmup_gap_ns")
+    assert "max_warmup_gap_ns" not in fray._plan(fdag_bin, str(FEATURES), SYMBOLS[:1], START, END, "24h",
+                                                 str(project), None, None, None)

@@ -207,6 +207,7 @@ def run_batch_ray(
     source: Optional[str] = None,
     aliases: Optional[Mapping[str, str]] = None,
     run_id: Optional[str] = None,
+    max_warmup_gap: Optional[str] = None,
     max_retries: int = DEFAULT_MAX_RETRIES,
     fdag_bin: Optional[str] = None,
     worker_fdag_bin: Optional[str] = None,
@@ -229,6 +230,9 @@ def run_batch_ray(
       ``fdag.yaml`` (the same catalog and storage).
     - ``run_id``: 16 hex digits naming the run (default: fresh). A run id that
       is already committed is not committed again.
+    - ``max_warmup_gap``: as in :meth:`FeatureClient.fetch` and
+      ``fdag run --max-warmup-gap`` (``"30d"``): no warmup row older than that
+      before a shard's start is read.
     - ``max_retries``: Ray retries of a shard that failed or whose worker died.
     - ``fdag_bin``: the driver's fdag (default ``$FDAG_BIN``, then PATH);
       ``worker_fdag_bin``: the workers' (default: their ``$FDAG_BIN``, then PATH).
@@ -254,7 +258,7 @@ def run_batch_ray(
     project = os.fspath(project)
     driver_bin = _find_fdag(fdag_bin)
     plan = _plan(driver_bin, features, syms, iso_time(start, "start"), iso_time(end, "end"), _go_duration(shard),
-                 project, source, aliases, run_id)
+                 project, source, aliases, run_id, max_warmup_gap)
     configs: List[Dict[str, Any]] = plan["shards"]
     if not ray.is_initialized():
         ray.init()
@@ -361,7 +365,8 @@ def _go_duration(shard: str) -> str:
 
 
 def _plan(bin_path: str, features: Any, symbols: Sequence[str], start: str, end: str, shard: str, project: str,
-          source: Optional[str], aliases: Optional[Mapping[str, str]], run_id: Optional[str]) -> Dict[str, Any]:
+          source: Optional[str], aliases: Optional[Mapping[str, str]], run_id: Optional[str],
+          max_warmup_gap: Optional[str] = None) -> Dict[str, Any]:
     args = ["plan", "--project", project, "--symbols", ",".join(symbols), "--start", start, "--end", end,
             "--shard", shard]
     if source:
@@ -370,6 +375,8 @@ def _plan(bin_path: str, features: Any, symbols: Sequence[str], start: str, end:
         args += ["--alias", f"{k}={v}"]
     if run_id:
         args += ["--run-id", run_id]
+    if max_warmup_gap:
+        args += ["--max-warmup-gap", _go_duration(max_warmup_gap)]
     tmp = None
     if isinstance(features, (str, os.PathLike)) and os.path.isfile(os.fspath(features)):
         args += ["--features", os.fspath(features)]
