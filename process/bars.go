@@ -82,6 +82,11 @@ func RunBars(ctx context.Context, wh *catalog.Warehouse, req BarsRequest) (BarsS
 	if req.Source == "" {
 		req.Source = catalog.TradesTable
 	}
+	// The source is checked before any bar table is created, so that a run
+	// over missing trades leaves the warehouse as it was.
+	if _, err := wh.LoadTable(ctx, req.Source); err != nil {
+		return sum, fmt.Errorf("bars: %w", err)
+	}
 	tables := make([]*table.Table, len(req.Specs))
 	for i, s := range req.Specs {
 		if tables[i], err = wh.TableFor(ctx, s.Table(), catalog.BarTable); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -72,10 +71,7 @@ func runBars(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if err != nil {
-		if errors.Is(err, catalog.ErrNoTable) {
-			return fmt.Errorf("%w (ingest trades first: fdag ingest or fdag demo-data --project)", err)
-		}
-		return err
+		return missingSourceHint(err, *source)
 	}
 	if *asJSON {
 		return writeJSON(stdout, sum)

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/featuredag/fdag/bars"
 	"github.com/featuredag/fdag/batch"
 	"github.com/featuredag/fdag/catalog"
 	"github.com/featuredag/fdag/compute"
@@ -144,7 +146,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer proj.Close()
 	plan, err := batch.PlanRun(ctx, wh, req, *runID)
 	if err != nil {
-		return explainRunError(err, stderr)
+		return explainRunError(err, req.Source, stderr)
 	}
 	return writeJSON(stdout, plan)
 }
@@ -262,12 +264,12 @@ func runLease(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// explainRunError adds what to do to the errors of planning a run.
-func explainRunError(err error, stderr io.Writer) error {
+// explainRunError adds what to do to the errors of planning a run over source.
+func explainRunError(err error, source string, stderr io.Writer) error {
 	var nf *compute.NoFeaturesError
 	switch {
 	case errors.Is(err, catalog.ErrNoTable):
-		return fmt.Errorf("%w (ingest trades first: fdag ingest or fdag demo-data --project)", err)
+		return missingSourceHint(err, source)
 	case errors.As(err, &nf):
 		printFailures(stderr, nf.Statuses)
 		return errors.New("no feature can be computed")
@@ -323,4 +325,16 @@ func inputName(path string) string {
 		return "stdin"
 	}
 	return path
+}
+
+// missingSourceHint says how the missing source table of a run comes to be:
+// trades from an ingest, a bar table from fdag bars.
+func missingSourceHint(err error, source string) error {
+	if !errors.Is(err, catalog.ErrNoTable) {
+		return err
+	}
+	if strings.HasPrefix(source, bars.TablePrefix) {
+		return fmt.Errorf("%w (compute the bars first: fdag bars --kinds KIND:PARAM with the same symbols and days)", err)
+	}
+	return fmt.Errorf("%w (ingest trades first: fdag ingest or fdag demo-data --project)", err)
 }

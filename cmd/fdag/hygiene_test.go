@@ -124,3 +124,42 @@ func TestExplainChecksTheInputColumns(t *testing.T) {
 		t.Errorf("--input and --columns: exit %d, %s", code, stderr)
 	}
 }
+
+// TestMissingSourceLeavesTheWarehouse: a command whose source does not
+// exist fails before it changes the project (fdag bars created its bar
+// tables, fdag ingest the embedded catalog, before finding out), and the
+// error says where the source comes from.
+func TestMissingSourceLeavesTheWarehouse(t *testing.T) {
+	window := []string{"--symbols", "A", "--start", "2024-01-02", "--end", "2024-01-03"}
+	cases := []struct {
+		name string
+		args []string
+		hint string
+	}{
+		{"bars over no trades", append([]string{"bars", "--kinds", "tick:5"}, window...), "ingest trades first"},
+		{"labels over no bars", append([]string{"labels", "--source", "cdm_bars_tick_5", "--methods", "fixed_horizon:h=1"}, window...), "fdag bars"},
+		{"run over no bars", append([]string{"run", "--source", "cdm_bars_tick_5", "--feature", "a=log(close)"}, window...), "fdag bars"},
+		{"ingest of no file", []string{"ingest", "no-such-trades.csv"}, "no-such-trades.csv"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{c.args[0], "--project", dir}, c.args[1:]...)
+			code, _, stderr := runCLI(t, args...)
+			if code == 0 || !strings.Contains(stderr, c.hint) {
+				t.Errorf("exit %d, stderr %q: want a failure saying %q", code, stderr, c.hint)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) == 0 {
+				return // not even the catalog was created
+			}
+			code, out, stderr := runCLI(t, "read", "--project", dir, "--list")
+			if code != 0 || strings.TrimSpace(out) != "" {
+				t.Errorf("tables after the failure (exit %d, %s):\n%s", code, stderr, out)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -59,6 +60,13 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		rename[source] = target
+	}
+	// Unreadable inputs fail before the warehouse is opened (opening the
+	// embedded catalog creates DIR/.fdag).
+	for _, path := range files {
+		if _, err := os.Stat(path); err != nil {
+			return err
+		}
 	}
 	mem := memory.DefaultAllocator
 	w, err := openProject(ctx, *project, catalog.Options{Mem: mem})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -80,10 +79,7 @@ func runLabels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if err != nil {
-		if errors.Is(err, catalog.ErrNoTable) {
-			return fmt.Errorf("%w (ingest trades first: fdag ingest or fdag demo-data --project; bars: fdag bars)", err)
-		}
-		return err
+		return missingSourceHint(err, *source)
 	}
 	if *asJSON {
 		return writeJSON(stdout, sum)

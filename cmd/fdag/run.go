@@ -53,7 +53,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if len(sum.Shards) > 0 {
 			printSummary(stderr, sum)
 		}
-		return explainRunError(err, stderr)
+		return explainRunError(err, req.Source, stderr)
 	}
 	if *asJSON {
 		return writeJSON(stdout, sum)
