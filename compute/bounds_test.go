@@ -102,3 +102,61 @@ func TestFeatureNamedLikeAColumn(t *testing.T) {
 		t.Errorf("output columns %v, want event_time, symbol, ok", res.Table.Schema())
 	}
 }
+
+// StateBytes measures the kernels' state: duration windows over a long
+// stream hold what their windows cover, not every row seen (the plan-based
+// estimate of "every row" refused a 10M-row exchange of the demo features
+// at the default --max-state-bytes), while a long row window grows with the
+// rows it has seen.
+func TestStateBytesFollowsTheWindows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	rows := genTrades(3, 40000)
+	cases := []struct {
+		name     string
+		specs    []ir.Spec
+		min, max int64 // bounds on the final state
+		flat     bool  // the state stops growing once the windows are full
+	}{
+		{"duration windows", []ir.Spec{
+			{Name: "m", Formula: "rolling_mean(close, '1s')"},
+			{Name: "x", Formula: "rolling_max(close, '1s')"},
+			{Name: "q", Formula: "rolling_median(close, '1s')"},
+			{Name: "l", Formula: "lag(close, 10)"},
+		}, 1, 64 << 10, true},
+		{"a long row window", []ir.Spec{{Name: "m", Formula: "rolling_mean(close, 1000000)"}}, 100 << 10, 1 << 20, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			one := tradeTable(t, mem, rows[:1], 1)
+			s, err := NewStream(c.specs, one.Schema(), Options{Mem: mem})
+			one.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var early int64
+			for lo, batch := 0, 0; lo < len(rows); lo, batch = lo+4000, batch+1 {
+				in := tradeTable(t, mem, rows[lo:min(lo+4000, len(rows))], 1<<20)
+				rec := tableRecord(t, in)
+				out, err := s.Process(context.Background(), rec)
+				rec.Release()
+				in.Release()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out.Release()
+				if batch == 1 {
+					early = s.StateBytes()
+				}
+			}
+			final := s.StateBytes()
+			t.Logf("state %d bytes after the 2nd batch, %d after %d rows", early, final, len(rows))
+			if final < c.min || final > c.max {
+				t.Errorf("state %d bytes after %d rows, want in [%d, %d]", final, len(rows), c.min, c.max)
+			}
+			if c.flat && final > 2*early {
+				t.Errorf("state grew from %d to %d bytes with full windows", early, final)
+			}
+		})
+	}
+}

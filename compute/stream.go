@@ -86,7 +86,7 @@ type Stream struct {
 	statuses []FeatureStatus
 	states   map[string]*symbolState
 	batches  int
-	rows     int64 // rows processed, for StateBytes
+	rows     int64 // rows processed, for the user's row numbers in errors
 }
 
 type symbolState struct {

@@ -23,8 +23,8 @@ import (
 //     first batch so an exchange that opens and sends nothing holds no
 //     slot), --max-actions, --max-gets, --max-puts, --max-flight-infos.
 //   - --max-compile-time: compiling a request's features.
-//   - --max-state-bytes: the estimated window and lag state of one
-//     exchange (compute.Stream.StateBytes), checked after every batch.
+//   - --max-state-bytes: the window and lag state one exchange's kernels
+//     hold (compute.Stream.StateBytes), checked after every batch.
 //   - --max-endpoints: the endpoints (symbols x shards) of a GetFlightInfo,
 //     counted before any is built.
 //   - --idle-timeout: an exchange or DoPut waiting on its client longer
@@ -180,11 +180,11 @@ func (s *idleStream) waiting() time.Duration {
 	return time.Since(time.Unix(0, t))
 }
 
-// checkState refuses an exchange whose estimated kernel state passed
+// checkState refuses an exchange whose kernel state passed
 // --max-state-bytes.
 func (s *service) checkState(stateBytes func() int64) error {
 	if b := stateBytes(); b > s.maxStateBytes {
-		return status.Errorf(codes.ResourceExhausted, "the exchange's window and lag state would take about %s, more than the limit of %s (--max-state-bytes); send fewer symbols or rows per exchange, or use shorter windows",
+		return status.Errorf(codes.ResourceExhausted, "the exchange's window and lag state takes %s, more than the limit of %s (--max-state-bytes); send fewer symbols or rows per exchange, or use shorter windows",
 			sizeText(b), sizeText(s.maxStateBytes))
 	}
 	return nil

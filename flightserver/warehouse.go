@@ -330,9 +330,9 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 	// The source streams through the computation: each batch is sent as
 	// it is computed, the server holding a few batches, the files being
 	// ordered (--max-fetch-buffer-bytes) and the windows' state, not the
-	// fetch's rows. (--max-state-bytes is not applied: its estimate counts
-	// every row seen for duration windows, which would refuse long fetches
-	// whose real state is small.)
+	// fetch's rows. (--max-state-bytes bounds exchanges only: a fetch's
+	// stream lives inside batch.OpenPlanned, which does not report its
+	// state yet.)
 	f, err := batch.OpenPlanned(ctx, wh, req, plan, catalog.StreamOptions{MaxBufferBytes: s.maxFetchBuffer})
 	if err != nil {
 		return s.fetchError(ctx, err)

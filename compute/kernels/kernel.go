@@ -33,5 +33,14 @@ type Op interface {
 	Step(in []Col, t []int64, out []float64, valid []bool) (nulls int)
 }
 
+// Sizer is implemented by the Ops whose state grows with the rows they have
+// seen (window rings, min/max deques, order-statistic trees, lag lines):
+// StateBytes is what that state holds now, so that a server bounds the
+// memory a request really holds (--max-state-bytes), not a guess from the
+// plan. Ops without it hold a few words.
+type Sizer interface {
+	StateBytes() int64
+}
+
 // Factory makes a fresh Op (the state of one symbol).
 type Factory func() Op

@@ -153,6 +153,11 @@ func newWindow(rows int, dur int64, pair bool) window {
 	return w
 }
 
+// bytes is the memory the ring holds (its capacity, not its rows).
+func (w *window) bytes() int64 {
+	return 8*int64(cap(w.v)+cap(w.y)+cap(w.t)) + int64(cap(w.ok))
+}
+
 // leaves reports whether the oldest row must go before the row at time ti
 // is pushed.
 func (w *window) leaves(ti int64) bool {

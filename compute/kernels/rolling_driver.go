@@ -42,6 +42,16 @@ func driven(rows int, dur int64, pair bool, minSamples int, mk func(w *window) w
 	}
 }
 
+// StateBytes is the window ring and what the aggregate keeps beside it
+// (deques, trees).
+func (r *rollingOp) StateBytes() int64 {
+	n := r.win.bytes()
+	if s, ok := r.agg.(interface{ bytes() int64 }); ok {
+		n += s.bytes()
+	}
+	return n
+}
+
 func (r *rollingOp) Step(in []Col, t []int64, out []float64, valid []bool) int {
 	n := len(out)
 	w := &r.win

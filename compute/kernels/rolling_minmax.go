@@ -21,6 +21,10 @@ func newDeque(c int) deque {
 	return deque{seq: make([]int64, c), val: make([]float64, c), mask: c - 1}
 }
 
+func (d *deque) bytes() int64 { return 8 * int64(cap(d.seq)+cap(d.val)) }
+
+func (m *minMaxAgg) bytes() int64 { return m.dq.bytes() }
+
 func (d *deque) grow() {
 	c := 2 * len(d.val)
 	seq, val := make([]int64, c), make([]float64, c)

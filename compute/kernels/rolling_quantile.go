@@ -61,6 +61,13 @@ type treap struct {
 	rng         uint64
 }
 
+// bytes is the memory of the node slices (with the free list's).
+func (t *treap) bytes() int64 {
+	return 8*int64(cap(t.val)+cap(t.seq)+cap(t.pri)) + 4*int64(cap(t.left)+cap(t.right)+cap(t.cnt)+cap(t.free))
+}
+
+func (a *quantileAgg) bytes() int64 { return a.t.bytes() }
+
 func (t *treap) size(i int32) int {
 	if i < 0 {
 		return 0

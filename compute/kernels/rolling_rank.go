@@ -34,6 +34,8 @@ func (a *rankAgg) enter(s int, seq int64) {
 	a.t.insert(a.win.v[s], seq)
 	a.lastSeq, a.any = seq, true
 }
+func (a *rankAgg) bytes() int64 { return a.t.bytes() }
+
 func (a *rankAgg) leave(s int, seq int64) { a.t.remove(a.win.v[s], seq) }
 func (a *rankAgg) settle()                {}
 

@@ -34,6 +34,9 @@ type lagOp struct {
 	line window // the last min(seen, k) rows, oldest first
 }
 
+// StateBytes is the lag line's ring.
+func (l *lagOp) StateBytes() int64 { return l.line.bytes() }
+
 func (l *lagOp) Step(in []Col, _ []int64, out []float64, valid []bool) int {
 	x := in[0]
 	n, k := len(out), l.k
