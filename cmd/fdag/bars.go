@@ -46,26 +46,15 @@ func runBars(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--kinds: %v", err)
 	}
-	start, err := parseTime("start", *startFlag)
+	start, end, err := parseRange(*startFlag, *endFlag)
 	if err != nil {
 		return err
 	}
-	end, err := parseTime("end", *endFlag)
-	if err != nil {
-		return err
-	}
-	if !start.Before(end) {
-		return usagef("--start is not before --end")
-	}
-	proj, err := loadProject(*projectDir)
+	proj, wh, err := openWarehouse(ctx, *projectDir)
 	if err != nil {
 		return err
 	}
 	defer proj.Close()
-	wh, err := proj.Warehouse(ctx)
-	if err != nil {
-		return err
-	}
 	sum, err := process.RunBars(ctx, wh, process.BarsRequest{Specs: specs, Symbols: syms, Start: start, End: end, Source: *source})
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)

@@ -43,15 +43,11 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	proj, err := loadProject(*project)
+	proj, wh, err := openWarehouse(ctx, *project)
 	if err != nil {
 		return err
 	}
 	defer proj.Close()
-	wh, err := proj.Warehouse(ctx)
-	if err != nil {
-		return err
-	}
 	names, err := tablesOrAll(ctx, wh, *tableName)
 	if err != nil {
 		return err

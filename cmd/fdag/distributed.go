@@ -87,16 +87,9 @@ func (f *runFlags) request() (batch.RunRequest, error) {
 	case *f.maxWarmupGap < 0:
 		return batch.RunRequest{}, usagef("--max-warmup-gap must not be negative")
 	}
-	start, err := parseTime("start", *f.start)
+	start, end, err := parseRange(*f.start, *f.end)
 	if err != nil {
 		return batch.RunRequest{}, err
-	}
-	end, err := parseTime("end", *f.end)
-	if err != nil {
-		return batch.RunRequest{}, err
-	}
-	if !start.Before(end) {
-		return batch.RunRequest{}, usagef("--start %s is not before --end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	if _, err := batch.Split(syms, start, end, *f.shard); err != nil {
 		return batch.RunRequest{}, usagef("%v", err)
@@ -302,6 +295,20 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// parseRange parses the --start and --end flags of a [start, end) range.
+func parseRange(startFlag, endFlag string) (start, end time.Time, err error) {
+	if start, err = parseTime("start", startFlag); err != nil {
+		return start, end, err
+	}
+	if end, err = parseTime("end", endFlag); err != nil {
+		return start, end, err
+	}
+	if !start.Before(end) {
+		return start, end, usagef("--start %s is not before --end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	return start, end, nil
 }
 
 // openWarehouse loads a project and opens its warehouse; the caller closes

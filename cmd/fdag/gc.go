@@ -38,15 +38,11 @@ func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *retain < 1 {
 		return usagef("--retain-last must be at least 1")
 	}
-	proj, err := loadProject(*project)
+	proj, wh, err := openWarehouse(ctx, *project)
 	if err != nil {
 		return err
 	}
 	defer proj.Close()
-	wh, err := proj.Warehouse(ctx)
-	if err != nil {
-		return err
-	}
 	names, err := tablesOrAll(ctx, wh, *tableName)
 	if err != nil {
 		return err

@@ -53,26 +53,15 @@ func runLabels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil || la <= 0 {
 		return usagef("--lookahead %q: want a positive duration such as 1d or 6h", *lookahead)
 	}
-	start, err := parseTime("start", *startFlag)
+	start, end, err := parseRange(*startFlag, *endFlag)
 	if err != nil {
 		return err
 	}
-	end, err := parseTime("end", *endFlag)
-	if err != nil {
-		return err
-	}
-	if !start.Before(end) {
-		return usagef("--start is not before --end")
-	}
-	proj, err := loadProject(*projectDir)
+	proj, wh, err := openWarehouse(ctx, *projectDir)
 	if err != nil {
 		return err
 	}
 	defer proj.Close()
-	wh, err := proj.Warehouse(ctx)
-	if err != nil {
-		return err
-	}
 	sum, err := process.RunLabels(ctx, wh, process.LabelsRequest{Specs: specs, Symbols: syms, Start: start, End: end,
 		Source: *source, Lookahead: time.Duration(la)})
 	for _, w := range sum.Warnings {
