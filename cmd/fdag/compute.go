@@ -69,13 +69,6 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	start := time.Now()
 	mem := memory.DefaultAllocator
-	tbl, err := tableio.Read(ctx, *input, mem, tableio.ReadOptions{TimeColumn: *timeColumn, TimeUnit: *timeUnit})
-	if err != nil {
-		return err
-	}
-	defer tbl.Release()
-	readTime := time.Since(start)
-
 	opts := compute.Options{
 		TimeColumn:   *timeColumn,
 		SymbolColumn: *symbolCol,
@@ -84,13 +77,33 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Mem:          mem,
 	}
 	// Time-ordered input (the usual case) streams: batches are computed and
-	// written as they come. Otherwise, or when a feature fails mid-way, the
-	// whole output is computed first.
-	statuses, err := writeStreaming(ctx, tbl, specs, opts, *output, wopts)
-	mode := "streamed"
-	if errors.Is(err, errNotStreamable) {
-		mode = "in one go"
-		statuses, err = computeThenWrite(ctx, tbl, specs, opts, *output, wopts)
+	// written as they come, and a Parquet input is read batch by batch
+	// alongside, only the columns the features read. Otherwise, or when a
+	// feature fails mid-way, the whole input is read and the whole output
+	// computed first.
+	var (
+		statuses []compute.FeatureStatus
+		rows     int64
+		readTime time.Duration
+		mode     = "streamed"
+	)
+	statuses, rows, err = computeParquetStreaming(ctx, *input, specs, opts, *output, wopts, *timeUnit)
+	if errors.Is(err, errNotParquetStream) || errors.Is(err, errNotStreamable) {
+		readStart := time.Now()
+		tbl, rerr := tableio.Read(ctx, *input, mem, tableio.ReadOptions{TimeColumn: *timeColumn, TimeUnit: *timeUnit})
+		if rerr != nil {
+			return rerr
+		}
+		defer tbl.Release()
+		readTime = time.Since(readStart)
+		rows = tbl.NumRows()
+		if errors.Is(err, errNotParquetStream) {
+			statuses, err = computeTableStreaming(ctx, tbl, specs, opts, *output, wopts)
+		}
+		if errors.Is(err, errNotStreamable) {
+			mode = "in one go"
+			statuses, err = computeThenWrite(ctx, tbl, specs, opts, *output, wopts)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("compute %s: %w", *input, err)
@@ -101,9 +114,13 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			ok++
 		}
 	}
-	fmt.Fprintf(stderr, "fdag compute: %s, %d/%d features ok, %d failed -> %s (read %v, compute and write %s %v, total %v)\n",
-		count(tbl.NumRows(), "row"), ok, len(statuses), len(statuses)-ok, *output,
-		readTime.Round(time.Millisecond), mode, (time.Since(start) - readTime).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	took := "read, compute and write " + mode
+	if readTime > 0 {
+		took = fmt.Sprintf("read %v, compute and write %s", readTime.Round(time.Millisecond), mode)
+	}
+	fmt.Fprintf(stderr, "fdag compute: %s, %d/%d features ok, %d failed -> %s (%s %v, total %v)\n",
+		count(rows, "row"), ok, len(statuses), len(statuses)-ok, *output,
+		took, (time.Since(start) - readTime).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	printFailures(stderr, statuses)
 	if ok == 0 {
 		return errors.New("no feature could be computed")

@@ -18,22 +18,11 @@ import (
 )
 
 func readParquet(ctx context.Context, path string, mem memory.Allocator) (arrow.Table, error) {
-	f, err := os.Open(path)
+	pf, fr, err := openParquetFile(path, mem)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	pf, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	defer pf.Close()
-	// Columns are decoded in parallel: with a handful of columns this is
-	// the cheapest speed-up of a large read.
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: true, BatchSize: DefaultBatchRows}, mem)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
 	tbl, err := fr.ReadTable(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -50,6 +39,26 @@ func readParquet(ctx context.Context, path string, mem memory.Allocator) (arrow.
 	return out, nil
 }
 
+// openParquetFile opens path for pqarrow, which decodes columns in
+// parallel (with a handful of columns, the cheapest speed-up of a large
+// read) in batches of DefaultBatchRows. The caller closes pf, which closes
+// the file.
+func openParquetFile(path string, mem memory.Allocator) (pf *file.Reader, fr *pqarrow.FileReader, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if pf, err = file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem))); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if fr, err = pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: true, BatchSize: DefaultBatchRows}, mem); err != nil {
+		pf.Close()
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return pf, fr, nil
+}
+
 // tableColumns lists tbl's columns (sharing, not retaining, their data).
 func tableColumns(tbl arrow.Table) []arrow.Column {
 	cols := make([]arrow.Column, tbl.NumCols())
@@ -62,7 +71,7 @@ func tableColumns(tbl arrow.Table) []arrow.Column {
 func writeParquet(ctx context.Context, w io.Writer, rdr array.RecordReader, wopts WriteOptions) error {
 	rowGroup := wopts.RowGroupRows
 	if rowGroup <= 0 {
-		rowGroup = DefaultBatchRows * 16
+		rowGroup = DefaultRowGroupRows
 	}
 	codec, err := wopts.Compression.codec()
 	if err != nil {

@@ -38,6 +38,7 @@ type columnWriter struct {
 	rgRows   int64 // rows in rgw
 	maxRows  int64 // per row group
 	nullable []bool
+	dict     []bool // dictionary-encoded
 	workers  int
 	// per column: a write context (its buffers are not safe for
 	// concurrent use) and a definition-levels buffer
@@ -79,9 +80,10 @@ func newColumnWriter(ctx context.Context, sc *arrow.Schema, w io.Writer, props *
 		workers = runtime.GOMAXPROCS(0)
 	}
 	cw := &columnWriter{schema: sc, fw: fw, maxRows: props.MaxRowGroupLength(), workers: workers,
-		nullable: make([]bool, sc.NumFields()), ctxs: make([]context.Context, sc.NumFields()), defs: make([][]int16, sc.NumFields())}
+		nullable: make([]bool, sc.NumFields()), dict: make([]bool, sc.NumFields()), ctxs: make([]context.Context, sc.NumFields()), defs: make([][]int16, sc.NumFields())}
 	for j, f := range sc.Fields() {
 		cw.nullable[j] = f.Nullable
+		cw.dict[j] = props.DictionaryEnabledFor(pqSchema.Column(j).Path())
 		cw.ctxs[j] = pqarrow.NewArrowWriteContext(ctx, &arrProps)
 	}
 	return cw, nil
@@ -125,7 +127,12 @@ func (cw *columnWriter) write(rec arrow.RecordBatch) error {
 // writeColumns writes each column of rec to its column chunk, workers
 // columns at a time.
 func (cw *columnWriter) writeColumns(rec arrow.RecordBatch) error {
-	ncols := int(rec.NumCols())
+	return cw.eachColumn(func(j int) error { return cw.writeColumn(j, rec.Column(j)) })
+}
+
+// eachColumn calls f for every column index, workers columns at a time.
+func (cw *columnWriter) eachColumn(f func(j int) error) error {
+	ncols := cw.schema.NumFields()
 	errs := make([]error, ncols)
 	next := make(chan int, ncols)
 	for j := range ncols {
@@ -136,7 +143,7 @@ func (cw *columnWriter) writeColumns(rec arrow.RecordBatch) error {
 	for range min(cw.workers, ncols) {
 		wg.Go(func() {
 			for j := range next {
-				errs[j] = cw.writeColumn(j, rec.Column(j))
+				errs[j] = f(j)
 			}
 		})
 	}
@@ -177,11 +184,33 @@ func (cw *columnWriter) writeColumn(j int, arr arrow.Array) error {
 	return nil
 }
 
+// closeRowGroup compresses the last page of every column chunk in
+// parallel, then lets the row group's Close write the chunks to the file
+// in column order. A column chunk's last page is otherwise built at that
+// Close, one column after the other: with row groups shorter than a page
+// (64K doubles are 512 KiB, a page 1 MiB) that was every page of the file,
+// compressed on one core. Dictionary-encoded columns keep their pages for
+// Close, which writes the dictionary page first.
 func (cw *columnWriter) closeRowGroup() error {
 	if cw.rgw == nil {
 		return nil
 	}
-	err := cw.rgw.Close()
+	err := cw.eachColumn(func(j int) error {
+		if cw.dict[j] {
+			return nil
+		}
+		col, err := cw.rgw.Column(j)
+		if err != nil {
+			return err
+		}
+		if f, ok := col.(interface{ FlushBufferedDataPages() error }); ok {
+			return f.FlushBufferedDataPages()
+		}
+		return nil
+	})
+	if cerr := cw.rgw.Close(); err == nil {
+		err = cerr
+	}
 	cw.rgw = nil
 	return err
 }

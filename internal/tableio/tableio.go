@@ -47,10 +47,20 @@ func FormatOf(path string) (Format, error) {
 	return FormatUnknown, fmt.Errorf("%s: unknown file format (want .parquet, .pq or .csv)", path)
 }
 
-// DefaultBatchRows is the number of rows per record batch read from CSV and
-// per row group written to Parquet. Batches of 64K-256K rows keep memory
-// traffic in the sweet spot measured in DEPENDENCIES.md.
+// DefaultBatchRows is the number of rows per record batch read from CSV or
+// Parquet. Batches of 64K-256K rows keep memory traffic in the sweet spot
+// measured in DEPENDENCIES.md.
 const DefaultBatchRows = 1 << 16
+
+// DefaultRowGroupRows is the length of a Parquet row group written. The
+// writer holds a whole row group's encoded column chunks in memory until
+// the group is complete (a column chunk is contiguous in the file), so the
+// row group, not the file, bounds the writer's memory: at 1M rows per group
+// a 26-column feature table held 160 MB of pages, grown by reallocation,
+// and the fresh memory's page faults cost more CPU than the encoding saved
+// (bench/README.md). 64K rows (DuckDB writes 122,880, Polars 262,144) keep
+// a group of float columns near 0.4 MB per column chunk.
+const DefaultRowGroupRows = DefaultBatchRows
 
 // ReadOptions configures Read. The zero value infers every column's type
 // from the whole file and converts nothing.
@@ -72,7 +82,8 @@ type ReadOptions struct {
 
 // WriteOptions configures Write. The zero value is fine.
 type WriteOptions struct {
-	// RowGroupRows is the Parquet row-group length (default DefaultBatchRows*16).
+	// RowGroupRows is the Parquet row-group length (default
+	// DefaultRowGroupRows).
 	RowGroupRows int
 	// Compression of Parquet pages (default Snappy).
 	Compression Compression
