@@ -19,6 +19,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/featuredag/fdag/catalog"
+	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/internal/cputime"
 	"github.com/featuredag/fdag/internal/demodata"
 	"github.com/featuredag/fdag/ir"
 )
@@ -234,4 +236,48 @@ func BenchmarkDoGet(b *testing.B) {
 		}
 		b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "rows/s")
 	})
+}
+
+// BenchmarkStreamBatchRows computes the demo set as DoExchange does
+// (compute.Stream, one Process per received batch) for batches of
+// several sizes, and reports CPU seconds per run beside wall time: the
+// per-batch cost of the engine decides how many rows a client should send
+// per message (clients/python's DEFAULT_CHUNK_ROWS).
+//
+//	FDAG_BENCH_ROWS=10000000 go test ./flightserver -run '^$' -bench StreamBatchRows -benchtime 2x
+func BenchmarkStreamBatchRows(b *testing.B) {
+	rows := benchRows(b)
+	specs, err := ir.LoadSpecs("../testdata/features/demo.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, per := range []int{64 << 10, 256 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("batch=%d", per), func(b *testing.B) {
+			rdr := demodata.NewReader(demodata.Config{Rows: rows, Seed: 1, BatchRows: per}, memory.DefaultAllocator)
+			var recs []arrow.RecordBatch
+			for rdr.Next() {
+				rec := rdr.RecordBatch()
+				rec.Retain()
+				recs = append(recs, rec)
+			}
+			rdr.Release()
+			defer releaseAll(recs)
+			cpu0 := cputime.Process()
+			for b.Loop() {
+				cs, err := compute.NewStream(specs, recs[0].Schema(), compute.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, rec := range recs {
+					out, err := cs.Process(context.Background(), rec)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out.Release()
+				}
+			}
+			b.ReportMetric((cputime.Process()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -579,14 +580,17 @@ func (s *sender) abort() { _ = s.finish() }
 
 // outputWriter writes the output stream: the schema at once, then batches.
 // It sends through an ipc.Writer whose own schema message is dropped,
-// because that writer only sends the schema with the first batch.
+// because that writer only sends the schema with the first batch. Batches
+// go out without being copied (outgoingBatch, flightCodec): each stays
+// retained until gRPC has copied it into its frames, and Close waits for
+// that (or for the call's end), so no batch outlives the call.
 type outputWriter struct {
 	w  *ipc.Writer
 	pw *payloadWriter
 }
 
 func newOutputWriter(stream flight.FlightService_DoExchangeServer, schema *arrow.Schema, mem memory.Allocator) (*outputWriter, error) {
-	pw := &payloadWriter{stream: stream}
+	pw := &payloadWriter{stream: stream, inFlight: map[*outgoingBatch]struct{}{}}
 	p := ipc.GetSchemaPayload(schema, mem)
 	err := pw.WritePayload(p)
 	p.Release()
@@ -597,17 +601,30 @@ func newOutputWriter(stream flight.FlightService_DoExchangeServer, schema *arrow
 	return &outputWriter{w: ipc.NewWriterWithPayloadWriter(pw, ipc.WithSchema(schema), ipc.WithAllocator(mem)), pw: pw}, nil
 }
 
-func (o *outputWriter) Write(rec arrow.RecordBatch) error { return o.w.Write(rec) }
+func (o *outputWriter) Write(rec arrow.RecordBatch) error {
+	o.pw.rec = rec
+	err := o.w.Write(rec)
+	o.pw.rec = nil
+	return err
+}
 
-// Close releases the writer's state; it sends nothing (no end-of-stream
-// marker exists in Flight).
-func (o *outputWriter) Close() { o.w.Close() }
+// Close waits until gRPC has let go of every batch sent, or the call has
+// ended (then it releases what gRPC still holds: the bytes are Go memory,
+// valid while gRPC references them), and releases the writer's state. It
+// sends nothing (no end-of-stream marker exists in Flight).
+func (o *outputWriter) Close() {
+	o.pw.wait(o.pw.stream.Context())
+	o.w.Close()
+}
 
 type payloadWriter struct {
 	stream     flight.FlightService_DoExchangeServer
-	fd         flight.FlightData
-	body       bytes.Buffer
 	skipSchema bool
+	rec        arrow.RecordBatch // the batch being written, whose buffers the payloads are
+
+	mu       sync.Mutex
+	inFlight map[*outgoingBatch]struct{} // sent, still read by gRPC
+	drained  chan struct{}               // closed when inFlight empties, if someone waits
 }
 
 func (p *payloadWriter) Start() error { return nil }
@@ -622,13 +639,63 @@ func (p *payloadWriter) WritePayload(payload ipc.Payload) error {
 			return nil
 		}
 	}
-	p.fd.DataHeader = meta.Bytes()
-	p.body.Reset()
-	if err := payload.SerializeBody(&p.body); err != nil {
+	var body bodyPieces
+	if err := payload.SerializeBody(&body); err != nil {
 		return err
 	}
-	p.fd.DataBody = p.body.Bytes()
-	err := p.stream.Send(&p.fd)
-	p.fd.DataHeader, p.fd.DataBody = nil, nil
+	// The header is copied when the message is marshalled, within SendMsg.
+	b := &outgoingBatch{header: meta.Bytes(), body: body.parts}
+	if rec := p.rec; rec != nil {
+		rec.Retain()
+		p.mu.Lock()
+		p.inFlight[b] = struct{}{}
+		p.mu.Unlock()
+		b.done = func() {
+			rec.Release()
+			p.mu.Lock()
+			delete(p.inFlight, b)
+			if len(p.inFlight) == 0 && p.drained != nil {
+				close(p.drained)
+				p.drained = nil
+			}
+			p.mu.Unlock()
+		}
+	}
+	err := p.stream.SendMsg(b)
+	if err != nil {
+		// gRPC holds no reference after a failed SendMsg.
+		b.finish()
+	}
 	return err
+}
+
+// wait returns once gRPC has let go of every batch, or ctx is done; then
+// it finishes the batches left.
+func (p *payloadWriter) wait(ctx context.Context) {
+	for {
+		p.mu.Lock()
+		if len(p.inFlight) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		if p.drained == nil {
+			p.drained = make(chan struct{})
+		}
+		drained := p.drained
+		p.mu.Unlock()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			p.mu.Lock()
+			left := make([]*outgoingBatch, 0, len(p.inFlight))
+			for b := range p.inFlight {
+				left = append(left, b)
+			}
+			p.mu.Unlock()
+			for _, b := range left {
+				b.finish()
+			}
+			return
+		}
+	}
 }

@@ -153,6 +153,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout}),
 		// Clients may ping every 10 s, also between calls.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		// FlightData in and out without copying the Arrow bodies (codec.go).
+		grpc.ForceServerCodecV2(newFlightCodec()),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(unary...),
@@ -282,8 +284,11 @@ func (c *countingStream) RecvMsg(m any) error {
 }
 
 func (c *countingStream) SendMsg(m any) error {
-	if pm, ok := m.(proto.Message); ok {
-		c.st.bytesOut.Add(int64(proto.Size(pm)))
+	switch m := m.(type) {
+	case *outgoingBatch:
+		c.st.bytesOut.Add(int64(m.size()))
+	case proto.Message:
+		c.st.bytesOut.Add(int64(proto.Size(m)))
 	}
 	return c.ServerStream.SendMsg(m)
 }

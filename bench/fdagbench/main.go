@@ -3,7 +3,8 @@
 // and prints one JSON line with the timings. The computation is timed alone
 // (the input is already in memory, the output is materialised as an Arrow
 // table, as the Python runners do); --output also writes the result, after
-// the timing, for the agreement check.
+// the timing, for the agreement check. FDAG_CPUPROFILE=FILE writes a CPU
+// profile of the run (internal/cpuprofile).
 //
 //	go run ./bench/fdagbench --input trades.parquet --features testdata/features/demo.json
 package main
@@ -19,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/featuredag/fdag/compute"
+	"github.com/featuredag/fdag/internal/cpuprofile"
 	"github.com/featuredag/fdag/internal/tableio"
 	"github.com/featuredag/fdag/ir"
 )
@@ -33,7 +35,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: fdagbench --input FILE.parquet --features FILE [--output FILE.parquet]")
 		os.Exit(2)
 	}
-	if err := run(*input, *features, *output, *parallelism); err != nil {
+	stopProfile := cpuprofile.Start("fdagbench", os.Stderr)
+	err := run(*input, *features, *output, *parallelism)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fdagbench:", err)
 		os.Exit(1)
 	}

@@ -13,6 +13,8 @@
 //
 // The first line of stdout is "listening on HOST:PORT"; logs go to stderr.
 // SIGINT or SIGTERM drains in-flight calls for up to --drain-timeout.
+// FDAG_CPUPROFILE=FILE writes a CPU profile of the whole run to FILE when
+// the server stops (bench/README.md profiles a DoExchange with it).
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"syscall"
 
 	"github.com/featuredag/fdag/flightserver"
+	"github.com/featuredag/fdag/internal/cpuprofile"
 )
 
 func main() {
@@ -39,6 +42,8 @@ func main() {
 }
 
 func run() error {
+	stopProfile := cpuprofile.Start("fdag-flight", os.Stderr)
+	defer stopProfile()
 	cfg, err := flightserver.ParseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		return err

@@ -25,6 +25,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+
+	"github.com/featuredag/fdag/internal/cpuprofile"
 )
 
 // Exit statuses: 1 when the request cannot run at all, 2 for usage errors.
@@ -59,7 +61,7 @@ var commands = []command{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	stopProfile := startProfile(os.Stderr)
+	stopProfile := cpuprofile.Start("fdag", os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stopProfile()
 	stop()
