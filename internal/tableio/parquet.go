@@ -68,6 +68,14 @@ func tableColumns(tbl arrow.Table) []arrow.Column {
 	return cols
 }
 
+// dataPageBytes is the Parquet data page size written. arrow-go builds a
+// page in two Go buffers (uncompressed, compressed) that belong to the
+// column chunk's writer, and every row group has new writers: with 1 MiB
+// pages and 64K-row groups each page's buffers were fresh memory, zeroed
+// as they grew. 128 KiB pages reuse them for the chunk's other pages; Snappy
+// compresses in 64 KiB blocks, so the pages compress as well.
+const dataPageBytes = 128 << 10
+
 func writeParquet(ctx context.Context, w io.Writer, rdr array.RecordReader, wopts WriteOptions) error {
 	rowGroup := wopts.RowGroupRows
 	if rowGroup <= 0 {
@@ -77,13 +85,19 @@ func writeParquet(ctx context.Context, w io.Writer, rdr array.RecordReader, wopt
 	if err != nil {
 		return err
 	}
+	mem := wopts.parquetMem
+	if mem == nil {
+		mem = newRecycler(recycleLimit)
+	}
 	opts := []parquet.WriterProperty{
+		parquet.WithAllocator(mem),
 		parquet.WithCompression(codec),
 		parquet.WithMaxRowGroupLength(int64(rowGroup)),
 		// Dictionary-encoding float columns costs a hash per value and
 		// rarely pays: it was most of the write time of a wide feature
 		// table. Strings (symbol, side, venue) keep it.
 		parquet.WithDictionaryDefault(false),
+		parquet.WithDataPageSize(dataPageBytes),
 	}
 	if wopts.Compression == ZSTD {
 		opts = append(opts, parquet.WithCompressionLevel(1))

@@ -90,6 +90,9 @@ type WriteOptions struct {
 	// Workers bounds the columns a Parquet write encodes at once
 	// (default GOMAXPROCS).
 	Workers int
+
+	// parquetMem, in tests, replaces the Parquet writer's recycler.
+	parquetMem memory.Allocator
 }
 
 // Read reads the whole table in path. The caller releases it.
