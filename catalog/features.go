@@ -13,6 +13,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/codec"
 	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
 
 	"github.com/featuredag/fdag/compute"
 	"github.com/featuredag/fdag/ir"
@@ -460,15 +461,19 @@ func (w *Warehouse) StageFeatures(ctx context.Context, batches iter.Seq2[arrow.R
 	if err != nil {
 		return StagedFiles{}, fmt.Errorf("table %s: %w", FeaturesTable, err)
 	}
-	var opts []table.WriteRecordOption
+	u := uuid.New()
 	if len(id) > 0 {
-		u, err := id[0].uuid()
-		if err != nil {
+		if u, err = id[0].uuid(); err != nil {
 			return StagedFiles{}, err
 		}
-		opts = append(opts, table.WithWriteUUID(u))
 	}
-	files, err := w.writeFiles(ctx, tbl, target, withTableSchema(batches, target), opts...)
+	var files []iceberg.DataFile
+	if featurePartitioned(tbl) {
+		// fdag's own writer (featurefiles.go)
+		files, err = w.stageFeatureFiles(ctx, tbl, target, withTableSchema(batches, target), u)
+	} else {
+		files, err = w.writeFiles(ctx, tbl, target, withTableSchema(batches, target), table.WithWriteUUID(u))
+	}
 	if err != nil {
 		return StagedFiles{}, fmt.Errorf("stage %s files: %w", FeaturesTable, err)
 	}

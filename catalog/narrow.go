@@ -200,11 +200,13 @@ func constantString(mem memory.Allocator, s string, n int) arrow.Array {
 	data := memory.NewResizableBuffer(mem)
 	data.Resize(n * len(s))
 	b := data.Bytes()
-	for i := range n {
+	for i := range n + 1 {
 		off[i] = int32(i * len(s))
-		copy(b[i*len(s):], s)
 	}
-	off[n] = int32(n * len(s))
+	// s, then the bytes so far doubled: a few large copies, not n small ones
+	for k := copy(b, s); k < len(b); k *= 2 {
+		copy(b[k:], b[:k])
+	}
 	d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{nil, offsets, data}, nil, 0, 0)
 	offsets.Release()
 	data.Release()

@@ -156,13 +156,25 @@ var KnownTables = map[string]TableDef{
 // default zstd, and no dictionary for the columns whose values hardly
 // repeat (time, value, trade id), which the writer otherwise hashes one by
 // one before giving up on the dictionary. The string columns, constant or
-// nearly so within a file, keep theirs.
+// nearly so within a file, keep theirs. The columns a replacing write's
+// delete filters on (FeatureScope.filter) keep full bounds instead of
+// Iceberg's default 16-character truncation: with a truncated bound (a
+// feature name of 17 characters or more) the delete cannot prove that a
+// whole file matches and reads and rewrites it row by row (most of a
+// `fdag run` commit of the demo features).
 var featureWriteProperties = iceberg.Properties{
 	"write.parquet.compression-codec":                                  "snappy",
 	"write.parquet.dict-encoding-enabled.column." + ColTimestamp:       "false",
 	"write.parquet.dict-encoding-enabled.column.feature_value_numeric": "false",
 	"write.parquet.dict-encoding-enabled.column." + ColTradeID:         "false",
+	metricsModeKey + "feature_name":                                    "full",
+	metricsModeKey + "feature_version":                                 "full",
+	metricsModeKey + ColSymbol:                                         "full",
 }
+
+// metricsModeKey prefixes a column's metrics mode (Iceberg's
+// write.metadata.metrics.column.NAME).
+const metricsModeKey = "write.metadata.metrics.column."
 
 func parseInt64(s string) int64 {
 	v, _ := strconv.ParseInt(s, 10, 64)
