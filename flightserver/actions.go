@@ -160,7 +160,8 @@ func (s *service) validate(ctx context.Context, body []byte, st *callStats) (*va
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	res := &validateResult{Features: cs.Statuses()}
-	for _, f := range cs.Schema().Fields() {
+	out, _ := c.output(cs, in)
+	for _, f := range out.Fields() {
 		res.Columns = append(res.Columns, f.Name)
 	}
 	return res, nil

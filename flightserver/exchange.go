@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -36,6 +37,11 @@ type command struct {
 	// Echo makes DoExchange send the input batches back unchanged (no
 	// features): the baseline that benchmarks compare against.
 	Echo bool `json:"echo"`
+	// Keys false leaves the time and symbol columns out of the output
+	// (DoExchange's batches, GetSchema, validate's columns): a client that
+	// holds its input has them, and for the 24 demo features they are 9% of
+	// the bytes sent back. Default true.
+	Keys *bool `json:"keys"`
 }
 
 // parseCommand decodes and checks a command. Errors are InvalidArgument
@@ -52,6 +58,9 @@ func parseCommand(what string, data []byte) (*command, error) {
 	}
 	if dec.More() {
 		return nil, status.Errorf(codes.InvalidArgument, "%s: malformed JSON command: extra data after the JSON object", what)
+	}
+	if c.Echo && c.Keys != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%s: \"keys\" has no effect with \"echo\", which sends the input back as it is; drop one of them", what)
 	}
 	if len(c.Features) == 0 && !(c.Echo && what == "DoExchange") {
 		return nil, status.Errorf(codes.InvalidArgument, "%s: the command has no \"features\"; list at least one spec such as {\"name\": \"ret_1\", \"formula\": \"diff(log(close))\"}", what)
@@ -100,6 +109,30 @@ func (c *command) options(s *service) compute.Options {
 		Registry:     s.registry,
 		Mem:          s.mem,
 	}
+}
+
+// output is the schema the call answers with for a stream's schema, and
+// the number of leading key columns it leaves out of each batch: the time
+// column and the symbol column (when the input has it) with "keys": false.
+func (c *command) output(cs *compute.Stream, input *arrow.Schema) (*arrow.Schema, int) {
+	schema := cs.Schema()
+	if c.Keys == nil || *c.Keys {
+		return schema, 0
+	}
+	n := 1
+	if input.HasField(c.symbolColumn()) {
+		n++
+	}
+	md := schema.Metadata()
+	return arrow.NewSchema(schema.Fields()[n:], &md), n
+}
+
+// symbolColumn is the symbol column's name, default applied.
+func (c *command) symbolColumn() string {
+	if c.SymbolColumn == "" {
+		return "symbol"
+	}
+	return c.SymbolColumn
 }
 
 // timeColumn is the time column's name, default applied.
@@ -212,7 +245,8 @@ func (s *service) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) 
 	if err != nil {
 		return nil, err
 	}
-	return &flight.SchemaResult{Schema: flight.SerializeSchema(cs.Schema(), s.mem)}, nil
+	out, _ := c.output(cs, in)
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(out, s.mem)}, nil
 }
 
 // DoExchange computes features over the client's batches: see
@@ -275,8 +309,16 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 		if err != nil {
 			return err
 		}
-		schema = cs.Schema()
-		step = func(rec arrow.RecordBatch) (arrow.RecordBatch, error) { return cs.Process(ctx, rec) }
+		var keys int
+		schema, keys = c.output(cs, rdr.Schema())
+		step = func(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+			out, err := cs.Process(ctx, rec)
+			if err != nil || keys == 0 {
+				return out, err
+			}
+			defer out.Release()
+			return array.NewRecordBatch(schema, out.Columns()[keys:], out.NumRows()), nil
+		}
 		statuses = cs.Statuses
 		stateOf = cs.StateBytes
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -605,4 +606,91 @@ func (c *captureSend) Send(fd *flight.FlightData) error {
 		c.f.bodies = append(c.f.bodies, cp.DataBody)
 	}
 	return nil
+}
+
+// TestExchangeWithoutKeys: with "keys": false the output (batches,
+// GetSchema, validate's columns) is the feature columns alone, the same
+// bits as with the keys, the statuses still in the schema metadata; the
+// symbol column is left out only when the input has one.
+func TestExchangeWithoutKeys(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := newClient(t, ts.addr())
+	ctx := context.Background()
+	full := tradeRecord(t, memory.DefaultAllocator, 5, 3000)
+	defer full.Release()
+	noSymbol := array.NewRecordBatch(arrow.NewSchema(full.Schema().Fields()[1:], nil), full.Columns()[1:], full.NumRows())
+	defer noSymbol.Release()
+	for _, tc := range []struct {
+		name string
+		rec  arrow.RecordBatch
+		keys int
+	}{{"time and symbol", full, 2}, {"time only", noSymbol, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := oneShot(t, tc.rec, testFeatures)
+			defer want.Release()
+			cmd := cmdJSON(t, map[string]any{"features": testFeatures, "keys": false})
+			in := split(tc.rec, 7, 400)
+			defer releaseAll(in)
+			got, err := exchange(ctx, t, c, cmd, tc.rec.Schema(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.release()
+			wantFields := want.Table.Schema().Fields()
+			if got.schema.NumFields() != len(wantFields)-tc.keys {
+				t.Fatalf("schema %s, want the features of %s", got.schema, want.Table.Schema())
+			}
+			for i, f := range got.schema.Fields() {
+				if !f.Equal(wantFields[i+tc.keys]) {
+					t.Fatalf("field %d is %s, want %s", i, f, wantFields[i+tc.keys])
+				}
+			}
+			if md := got.schema.Metadata(); !md.Equal(want.Table.Schema().Metadata()) {
+				t.Fatalf("metadata %v, want the statuses %v", md, want.Table.Schema().Metadata())
+			}
+			for i, f := range got.schema.Fields() {
+				var chunks []arrow.Array
+				for _, b := range got.batches {
+					chunks = append(chunks, b.Column(i))
+				}
+				g, w := float64Bits(t, chunks), float64Bits(t, want.Table.Column(i+tc.keys).Data().Chunks())
+				if !slices.Equal(g, w) {
+					t.Fatalf("%s differs from the one-shot computation", f.Name)
+				}
+			}
+		})
+	}
+	t.Run("get_schema and validate", func(t *testing.T) {
+		cmd := cmdJSON(t, map[string]any{"features": testFeatures, "keys": false})
+		res, err := c.GetSchema(ctx, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: cmd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := flight.DeserializeSchema(res.Schema, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v validateResult
+		if err := doAction(ctx, c, ActionValidate, cmd, &v); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range s.Fields() {
+			names = append(names, f.Name)
+		}
+		if len(names) != len(testFeatures) || names[0] != testFeatures[0].Name || !slices.Equal(names, v.Columns) {
+			t.Fatalf("GetSchema columns %v, validate columns %v: want the features only", names, v.Columns)
+		}
+	})
+	t.Run("with echo", func(t *testing.T) {
+		s, err := c.DoExchange(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc := &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(`{"echo": true, "keys": false}`)}
+		if err := sendSchema(t, s, full.Schema(), desc); err != nil {
+			t.Fatal(err)
+		}
+		checkStatus(t, drain(s), codes.InvalidArgument, `"keys" has no effect with "echo"`)
+	})
 }

@@ -265,6 +265,28 @@ def _rechunk(batches: Iterable[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.
             yield b.slice(off, chunk_rows)
 
 
+def _with_keys(features: pa.Table, sent: pa.Table, send_schema: Optional[pa.Schema], time_column: str,
+               symbol_column: Optional[str]) -> pa.Table:
+    """The answer to a ``"keys": false`` exchange (the feature columns) with
+    the time and symbol columns in front, as the server sends them with keys:
+    the columns sent (cast as sent), nullable, without field metadata. The
+    server's symbol column is ``"symbol"`` when the command names none, and
+    only when the input has it."""
+    names = [time_column]
+    symbol = symbol_column or "symbol"
+    if symbol in sent.column_names:
+        names.append(symbol)
+    cols, fields = [], []
+    for n in names:
+        col = sent.column(n)
+        if send_schema is not None and col.type != send_schema.field(n).type:
+            col = col.cast(send_schema.field(n).type)
+        cols.append(col)
+        fields.append(pa.field(n, col.type, nullable=True))
+    schema = pa.schema(fields + list(features.schema), metadata=features.schema.metadata)
+    return pa.Table.from_arrays(cols + features.columns, schema=schema)
+
+
 def _cast_batches(batches: Iterable[pa.RecordBatch], schema: Optional[pa.Schema]) -> Iterator[pa.RecordBatch]:
     if schema is None:
         yield from batches
@@ -661,6 +683,7 @@ class FeatureClient:
         if isinstance(source, pa.RecordBatchReader) and (sort or keep is not None):
             source = source.read_all()
         original = None
+        sent: Optional[pa.Table] = None
         if isinstance(source, pa.Table):
             source = original = decode_dictionaries(source)
             check_times(source, time_column, index)
@@ -673,6 +696,11 @@ class FeatureClient:
             in_schema = source.schema
             batches: Iterable[pa.RecordBatch] = source.to_batches(max_chunksize=chunk_rows)
             n_input: Optional[int] = source.num_rows
+            # The time and symbol columns are here already: the server
+            # need not send them back (9% of the answer's bytes for 24
+            # features; _with_keys puts them back).
+            sent = source
+            command["keys"] = False
         else:
             in_schema = source.schema
             batches = source
@@ -683,13 +711,26 @@ class FeatureClient:
             progress = False
         with carets_for(command["features"]), \
                 progress_bar(progress, total=n_input, desc="compute", unit="rows", unit_scale=True) as bar:
-            outcome = _exchange(self._client, self._options(timeout), command, send_schema or in_schema, stream,
-                                on_batch=lambda b: bar.update(b.num_rows))
+            try:
+                outcome = _exchange(self._client, self._options(timeout), command, send_schema or in_schema, stream,
+                                    on_batch=lambda b: bar.update(b.num_rows))
+            except InvalidRequest as e:
+                # A server older than "keys" refuses the command before
+                # sending anything back: ask again, keys included.
+                if sent is None or '"keys"' not in str(e):
+                    raise
+                del command["keys"]
+                stream = _rechunk(_cast_batches(sent.to_batches(max_chunksize=chunk_rows), send_schema), chunk_rows)
+                sent = None
+                outcome = _exchange(self._client, self._options(timeout), command, send_schema or in_schema, stream,
+                                    on_batch=lambda b: bar.update(b.num_rows))
         table = pa.Table.from_batches(outcome.batches, schema=outcome.schema)
         if n_input is None:
             n_input = outcome.rows_sent
         if table.num_rows != n_input:
             raise ProtocolError(f"the server answered {table.num_rows} rows for {n_input} input rows")
+        if sent is not None:
+            table = _with_keys(table, sent, send_schema, time_column, symbol_column)
         if inverse is not None:
             table = table.take(inverse)
         if original is not None and kept:
