@@ -31,6 +31,8 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/featuredag/fdag/internal/tableio"
 )
 
 // fdag writes ft_features' data files itself. iceberg-go's writer
@@ -89,6 +91,10 @@ type featureFileWriter struct {
 	// columns (feature_value_array), written as nulls.
 	nameCol, tsCol int
 	isList         []bool
+	// per column, used by one goroutine at a time (a batch's column j is
+	// written by one): index scratch and the last constant array seen
+	scratch   [][]int32
+	constants []knownConstant
 
 	open    map[featurePartition]*featureFile
 	order   []featurePartition // open's keys, in order of opening
@@ -126,7 +132,10 @@ func newFeatureFileWriter(ctx context.Context, tbl *table.Table, schema *arrow.S
 	if !ok {
 		return nil, fmt.Errorf("the file system of %s cannot write", tbl.Location())
 	}
-	props, err := parquetWriteProperties(tbl.Properties(), mem)
+	// The Parquet writer's own buffers (pages, column-chunk sinks) come
+	// from a recycler: each file allocates the same ones, and fresh Go
+	// memory is zeroed (10% of BenchmarkWriteFeatures).
+	props, err := parquetWriteProperties(tbl.Properties(), tableio.NewRecycler())
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +163,7 @@ func newFeatureFileWriter(ctx context.Context, tbl *table.Table, schema *arrow.S
 	fw := &featureFileWriter{tbl: tbl, describe: describe, schema: schema, fs: wfs, props: props, arrProps: arrProps,
 		pqRoot: pqs.Root(), meta: meta, mem: mem, uuid: id, workers: runtime.GOMAXPROCS(0),
 		nameCol: -1, tsCol: -1, isList: make([]bool, schema.NumFields()),
+		scratch: make([][]int32, schema.NumFields()), constants: make([]knownConstant, schema.NumFields()),
 		open: map[featurePartition]*featureFile{}, parts: map[featurePartition]int{}, closing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	for j, f := range schema.Fields() {
 		switch f.Name {
@@ -285,7 +295,8 @@ func (fw *featureFileWriter) file(ctx context.Context, key featurePartition) (*f
 	// Buffered: the row group's close writes each column chunk's page
 	// headers and pages separately. The Parquet writer closes a sink
 	// that is an io.Closer; close does.
-	buf := bufio.NewWriterSize(sink, 1<<20)
+	buf := sinkBuffers.Get().(*bufio.Writer)
+	buf.Reset(sink)
 	pw, err := file.NewParquetWriterWithError(struct{ io.Writer }{buf}, fw.pqRoot, file.WithWriterProps(fw.props), file.WithWriteMetadata(fw.meta))
 	if err != nil {
 		sink.Close()
@@ -314,6 +325,9 @@ func dataLocation(tbl *table.Table, dir string) (table.LocationProvider, error) 
 	props[table.WriteDataPathKey] = root + "/data/" + dir
 	return table.LoadLocationProvider(tbl.Location(), props)
 }
+
+// sinkBuffers are the files' write buffers.
+var sinkBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
 
 // partitionRecord is a partition tuple as iceberg.StructLike.
 type partitionRecord []any
@@ -374,6 +388,14 @@ func (fw *featureFileWriter) checkPartition(df iceberg.DataFile, key featurePart
 	return nil
 }
 
+// release drops what the writer retained of the batches.
+func (fw *featureFileWriter) release() {
+	fw.shared.release()
+	for j := range fw.constants {
+		fw.constants[j].release()
+	}
+}
+
 // closedFile is a file finish closed: its description or the error.
 type closedFile struct {
 	key  featurePartition
@@ -390,7 +412,7 @@ func (fw *featureFileWriter) abort(ctx context.Context) {
 		fw.fs.Remove(c.path)
 	}
 	fw.closed = nil
-	fw.shared.release()
+	fw.release()
 }
 
 // dataFiles finishes the files and returns their descriptions for a
@@ -398,7 +420,7 @@ func (fw *featureFileWriter) abort(ctx context.Context) {
 func (fw *featureFileWriter) dataFiles(ctx context.Context) ([]iceberg.DataFile, error) {
 	fw.finish(ctx)
 	fw.wg.Wait()
-	fw.shared.release()
+	fw.release()
 	out := make([]iceberg.DataFile, 0, len(fw.closed))
 	var errs []error
 	for _, c := range fw.closed {
@@ -520,7 +542,6 @@ type chunkDictionary struct {
 	arr   arrow.Array
 	int32 bool // ints are of an int32 column
 	dense bool // the chunk is written without it from now on
-	idx   []int32
 }
 
 // writeDictionary writes a column without hashing its values when they
@@ -546,14 +567,14 @@ func (f *featureFile) writeDictionary(fw *featureFileWriter, j int, arr arrow.Ar
 		d.dense = true
 		return false, nil
 	}
-	if cap(d.idx) < n {
-		d.idx = make([]int32, n)
+	if cap(fw.scratch[j]) < n {
+		fw.scratch[j] = make([]int32, n)
 	}
-	idx := d.idx[:n]
+	idx := fw.scratch[j][:n]
 	var used []int32 // dictionary entries referenced, in order of first use
 	switch a := arr.(type) {
 	case *array.String:
-		if v, constant := constantValue(a); constant && (first || len(d.strs) > 0 && d.strs[0] == v) {
+		if v, constant := fw.constants[j].of(a); constant && (first || len(d.strs) > 0 && d.strs[0] == v) {
 			if first {
 				d.strs = []string{strings.Clone(v)}
 			}
@@ -568,6 +589,14 @@ func (f *featureFile) writeDictionary(fw *featureFileWriter, j int, arr arrow.Ar
 			used, ok = dictIndices(a.Value, strings.Clone, &d.strs, first, idx)
 		}
 	case *array.Timestamp:
+		if vs := a.Values(); allEqual(vs) && (first || len(d.ints) > 0 && d.ints[0] == int64(vs[0])) {
+			// processed_time: one value in every row
+			if first {
+				d.ints = []int64{int64(vs[0])}
+			}
+			idx, used = fw.shared.zeroIndices(n), []int32{0}
+			break
+		}
 		used, ok = dictIndices(func(i int) int64 { return int64(a.Value(i)) }, same, &d.ints, first, idx)
 	case *array.Int32:
 		used, ok = dictIndices(func(i int) int64 { return int64(a.Value(i)) }, same, &d.ints, first, idx)
@@ -647,6 +676,19 @@ func dictIndices[T comparable](value func(int) T, keep func(T) T, dict *[]T, fir
 
 func same[T any](v T) T { return v }
 
+// allEqual reports whether vs holds one value (at least once).
+func allEqual[T comparable](vs []T) bool {
+	if len(vs) == 0 {
+		return false
+	}
+	for _, v := range vs[1:] {
+		if v != vs[0] {
+			return false
+		}
+	}
+	return true
+}
+
 // constantValue reports whether every value of a is the same valid
 // string, v, without comparing value by value: the values are all of one
 // length L and the data bytes repeat with period L (one memory compare
@@ -669,6 +711,45 @@ func constantValue(a *array.String) (v string, ok bool) {
 		return "", false
 	}
 	return a.Value(0), true
+}
+
+// knownConstant remembers the last constant string array a column had: a
+// feature's constant columns are slices of one array, so after the first
+// batch the check is a comparison of buffers.
+type knownConstant struct {
+	offsets, data *memory.Buffer // retained
+	lo, hi        int            // the values checked
+	v             string
+}
+
+// of is constantValue(a), from memory when a is a slice of the values
+// checked last.
+func (k *knownConstant) of(a *array.String) (string, bool) {
+	d := a.Data()
+	bufs := d.Buffers()
+	if len(bufs) < 3 || bufs[1] == nil || bufs[2] == nil {
+		return constantValue(a)
+	}
+	lo, hi := d.Offset(), d.Offset()+d.Len()
+	if k.offsets == bufs[1] && k.data == bufs[2] && lo >= k.lo && hi <= k.hi && a.NullN() == 0 {
+		return k.v, true
+	}
+	v, ok := constantValue(a)
+	if ok {
+		k.release()
+		bufs[1].Retain()
+		bufs[2].Retain()
+		*k = knownConstant{offsets: bufs[1], data: bufs[2], lo: lo, hi: hi, v: strings.Clone(v)}
+	}
+	return v, ok
+}
+
+func (k *knownConstant) release() {
+	if k.offsets != nil {
+		k.offsets.Release()
+		k.data.Release()
+	}
+	*k = knownConstant{}
 }
 
 // isPrefix reports whether a is a prefix of b.
@@ -740,7 +821,7 @@ func (f *featureFile) resetChunks() {
 		if f.dicts[j].arr != nil {
 			f.dicts[j].arr.Release()
 		}
-		f.dicts[j] = chunkDictionary{idx: f.dicts[j].idx}
+		f.dicts[j] = chunkDictionary{}
 	}
 }
 
@@ -762,6 +843,8 @@ func (f *featureFile) close() error {
 	if cerr := f.buf.Flush(); err == nil {
 		err = cerr
 	}
+	f.buf.Reset(nil)
+	sinkBuffers.Put(f.buf)
 	if cerr := f.sink.Close(); err == nil {
 		err = cerr
 	}

@@ -38,6 +38,11 @@ type recycler struct {
 
 func newRecycler(limit int) *recycler { return &recycler{limit: limit} }
 
+// NewRecycler is the allocator for the Parquet internals of one write
+// outside this package (catalog's ft_features files): a recycler of at
+// most 256 MiB of free buffers, dropped with the write.
+func NewRecycler() memory.Allocator { return newRecycler(recycleLimit) }
+
 var goAlloc = memory.NewGoAllocator()
 
 func (r *recycler) Allocate(size int) []byte {
