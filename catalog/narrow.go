@@ -68,6 +68,10 @@ type narrowColumns struct {
 	seq       arrow.Array // int32
 	tradeID   arrow.Array // int64; nil: all null
 	processed arrow.Timestamp
+	// common are the constant columns of every feature's rows (status,
+	// processed time, the null columns), by narrow column index
+	common map[int]arrow.Array
+	last   map[int]arrow.Array // lastString's
 }
 
 // newNarrowColumns prepares the shared columns. It returns nil when the
@@ -111,6 +115,7 @@ func (c *narrowColumns) release() {
 			a.Release()
 		}
 	}
+	c.releaseCommon()
 }
 
 // featureConstants are a feature's constant columns, n rows long, sliced
@@ -140,18 +145,51 @@ const (
 func (c *narrowColumns) constants(f FeatureInfo, n int) featureConstants {
 	fc := featureConstants{cols: map[int]arrow.Array{
 		ncName:      constantString(c.mem, f.Name, n),
-		ncVersion:   constantString(c.mem, f.Version, n),
+		ncVersion:   c.lastString(ncVersion, f.Version, n),
 		ncID:        constantString(c.mem, f.ID, n),
-		ncNamespace: constantString(c.mem, f.Namespace, n),
-		ncStatus:    constantString(c.mem, StatusSuccess, n),
-		ncProcessed: constantTimestamp(c.mem, c.schema.Field(ncProcessed).Type, c.processed, n),
-		ncJSON:      array.MakeArrayOfNull(c.mem, c.schema.Field(ncJSON).Type, n),
-		ncArray:     array.MakeArrayOfNull(c.mem, c.schema.Field(ncArray).Type, n),
+		ncNamespace: c.lastString(ncNamespace, f.Namespace, n),
 	}}
-	if c.tradeID == nil {
-		fc.cols[ncTradeID] = array.MakeArrayOfNull(c.mem, c.schema.Field(ncTradeID).Type, n)
+	// the columns that are the same for every feature, built once
+	if c.common == nil || c.common[ncStatus].Len() < n {
+		c.releaseCommon()
+		c.common = map[int]arrow.Array{
+			ncStatus:    constantString(c.mem, StatusSuccess, n),
+			ncProcessed: constantTimestamp(c.mem, c.schema.Field(ncProcessed).Type, c.processed, n),
+			ncJSON:      array.MakeArrayOfNull(c.mem, c.schema.Field(ncJSON).Type, n),
+			ncArray:     array.MakeArrayOfNull(c.mem, c.schema.Field(ncArray).Type, n),
+		}
+		if c.tradeID == nil {
+			c.common[ncTradeID] = array.MakeArrayOfNull(c.mem, c.schema.Field(ncTradeID).Type, n)
+		}
+	}
+	for j, a := range c.common {
+		fc.cols[j] = array.NewSlice(a, 0, int64(n))
 	}
 	return fc
+}
+
+// lastString is n copies of s for column j, the previous feature's array
+// again when its value was s too (features share versions and namespaces).
+func (c *narrowColumns) lastString(j int, s string, n int) arrow.Array {
+	if c.last == nil {
+		c.last = map[int]arrow.Array{}
+	}
+	if a := c.last[j]; a == nil || a.Len() < n || a.(*array.String).Value(0) != s {
+		if a != nil {
+			a.Release()
+		}
+		c.last[j] = constantString(c.mem, s, n)
+	}
+	return array.NewSlice(c.last[j], 0, int64(n))
+}
+
+func (c *narrowColumns) releaseCommon() {
+	for _, m := range []map[int]arrow.Array{c.common, c.last} {
+		for _, a := range m {
+			a.Release()
+		}
+	}
+	c.common, c.last = nil, nil
 }
 
 func (fc featureConstants) release() {
