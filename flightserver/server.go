@@ -51,7 +51,13 @@ func version() string {
 // Options are what a program embedding the server can set beyond Config.
 type Options struct {
 	// Mem allocates every Arrow buffer of every request (tests pass a
-	// checked allocator). nil: memory.DefaultAllocator.
+	// checked allocator). nil: memory.DefaultAllocator. It must hand out
+	// Go-managed memory (memory.GoAllocator, or a wrapper of it such as
+	// memory.CheckedAllocator): DoExchange sends output buffers to gRPC
+	// without copying them (flightCodec) and, when a call ends while gRPC
+	// still holds some, releases them relying on the garbage collector to
+	// keep the bytes alive; a C allocator (mallocator, cgo) would free
+	// memory gRPC may still read.
 	Mem memory.Allocator
 	// Logger receives one line per call. nil: slog.Default() at
 	// Config.LogLevel... the caller's logger is used as is.
