@@ -79,16 +79,11 @@ func (w *Warehouse) ReadSource(ctx context.Context, req SourceRequest) (*SourceD
 	if req.Table == "" {
 		req.Table = TradesTable
 	}
-	tbl, err := w.LoadTable(ctx, req.Table)
+	r, err := w.openSource(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	timeCol := timeColumnOf(req.Table, tbl.Schema())
-	cols, err := projection(tbl.Schema(), req.Columns, timeCol)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", req.Table, err)
-	}
-	r := &sourceReader{w: w, tbl: tbl, name: req.Table, timeCol: timeCol, cols: cols}
+	timeCol := r.timeCol
 
 	main, err := r.read(ctx, req.Symbols, req.Start, req.End)
 	if err != nil {
@@ -475,4 +470,19 @@ func (w *Warehouse) Symbols(ctx context.Context, name string, start, end time.Ti
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// openSource opens req.Table for reading req.Columns (the time column
+// always included): the setup ReadSource and StreamSource share.
+func (w *Warehouse) openSource(ctx context.Context, req SourceRequest) (*sourceReader, error) {
+	tbl, err := w.LoadTable(ctx, req.Table)
+	if err != nil {
+		return nil, err
+	}
+	timeCol := timeColumnOf(req.Table, tbl.Schema())
+	cols, err := projection(tbl.Schema(), req.Columns, timeCol)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", req.Table, err)
+	}
+	return &sourceReader{w: w, tbl: tbl, name: req.Table, timeCol: timeCol, cols: cols}, nil
 }

@@ -83,16 +83,10 @@ func (w *Warehouse) StreamSource(ctx context.Context, req SourceRequest, opts St
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = DefaultStreamBatchRows
 	}
-	tbl, err := w.LoadTable(ctx, req.Table)
+	r, err := w.openSource(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	timeCol := timeColumnOf(req.Table, tbl.Schema())
-	cols, err := projection(tbl.Schema(), req.Columns, timeCol)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", req.Table, err)
-	}
-	r := &sourceReader{w: w, tbl: tbl, name: req.Table, timeCol: timeCol, cols: cols}
 	schema, err := r.arrowSchema()
 	if err != nil {
 		return nil, err
@@ -106,7 +100,7 @@ func (w *Warehouse) StreamSource(ctx context.Context, req SourceRequest, opts St
 	slices.Sort(syms)
 	syms = slices.Compact(syms)
 	s := &sourceStream{r: r, req: req, opts: opts, schema: schema, symbols: syms}
-	return &SourceStream{Schema: schema, Batches: s.batches(ctx), TimeColumn: timeCol}, nil
+	return &SourceStream{Schema: schema, Batches: s.batches(ctx), TimeColumn: r.timeCol}, nil
 }
 
 // arrowSchema is the Arrow schema of the projection, as scans return it.

@@ -114,15 +114,11 @@ func (s *service) runBars(ctx context.Context, body []byte, st *callStats) (any,
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%s: kinds: %v", what, err)
 	}
-	release, err := s.batchRuns.acquire()
+	wh, release, err := s.batchWarehouse(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	wh, err := s.wh.get(ctx)
-	if err != nil {
-		return nil, err
-	}
 	sum, err := process.RunBars(ctx, wh, process.BarsRequest{Specs: specs, Symbols: c.Symbols, Start: start, End: end,
 		Source: c.Source, Mem: s.mem, Log: s.log})
 	st.rowsIn = sum.Trades
@@ -160,15 +156,11 @@ func (s *service) runLabels(ctx context.Context, body []byte, st *callStats) (an
 		}
 		lookahead = time.Duration(ns)
 	}
-	release, err := s.batchRuns.acquire()
+	wh, release, err := s.batchWarehouse(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	wh, err := s.wh.get(ctx)
-	if err != nil {
-		return nil, err
-	}
 	sum, err := process.RunLabels(ctx, wh, process.LabelsRequest{Specs: specs, Symbols: c.Symbols, Start: start, End: end,
 		Source: c.Source, Lookahead: lookahead, Mem: s.mem, Log: s.log})
 	st.rowsIn = sum.Events

@@ -55,15 +55,11 @@ func (s *service) runBatch(body []byte, stream flight.FlightService_DoActionServ
 	if err != nil {
 		return err
 	}
-	release, err := s.batchRuns.acquire()
+	wh, release, err := s.batchWarehouse(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	wh, err := s.wh.get(ctx)
-	if err != nil {
-		return err
-	}
 	var (
 		last    time.Time
 		sendErr error

@@ -579,3 +579,20 @@ func droppedColumns(st catalog.IngestStats) []string {
 	}
 	return out
 }
+
+// batchWarehouse takes one of the --max-batch-runs slots (refusing at
+// once when none is free) and opens the warehouse, for the actions that
+// run a batch job over it (run_batch, bars, labels). The caller releases
+// the slot when its run ends.
+func (s *service) batchWarehouse(ctx context.Context) (*catalog.Warehouse, func(), error) {
+	release, err := s.batchRuns.acquire()
+	if err != nil {
+		return nil, nil, err
+	}
+	wh, err := s.wh.get(ctx)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return wh, release, nil
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -67,9 +66,7 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		reports = append(reports, rep)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(reports)
+		return writeJSON(stdout, reports)
 	}
 	for _, r := range reports {
 		switch {

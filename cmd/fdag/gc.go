@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -57,9 +56,7 @@ func runGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		reports = append(reports, rep)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(reports)
+		return writeJSON(stdout, reports)
 	}
 	verb := "removed"
 	if *dryRun {
