@@ -163,7 +163,7 @@ var KnownTables = map[string]TableDef{
 // whole file matches and reads and rewrites it row by row (most of a
 // `fdag run` commit of the demo features).
 var featureWriteProperties = iceberg.Properties{
-	"write.parquet.compression-codec":                                  "snappy",
+	table.ParquetCompressionKey:                                        "snappy",
 	"write.parquet.dict-encoding-enabled.column." + ColTimestamp:       "false",
 	"write.parquet.dict-encoding-enabled.column.feature_value_numeric": "false",
 	"write.parquet.dict-encoding-enabled.column." + ColTradeID:         "false",

@@ -222,7 +222,7 @@ func tableProperties(def TableDef) iceberg.Properties {
 	props := iceberg.Properties{
 		"format-version":            "2",
 		"commit.retry.num-retries":  "10",
-		"write.parquet.compression": "zstd",
+		table.ParquetCompressionKey: "zstd", // Iceberg's default, said so in the metadata
 	}
 	maps.Copy(props, def.Properties)
 	return props
