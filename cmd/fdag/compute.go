@@ -114,13 +114,15 @@ func runCompute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			ok++
 		}
 	}
-	took := "read, compute and write " + mode
+	// Streamed, the three overlap and only the total means anything.
+	total := time.Since(start)
+	took := fmt.Sprintf("read, compute and write %s: %v", mode, total.Round(time.Millisecond))
 	if readTime > 0 {
-		took = fmt.Sprintf("read %v, compute and write %s", readTime.Round(time.Millisecond), mode)
+		took = fmt.Sprintf("read %v, compute and write %s %v, total %v", readTime.Round(time.Millisecond), mode,
+			(total - readTime).Round(time.Millisecond), total.Round(time.Millisecond))
 	}
-	fmt.Fprintf(stderr, "fdag compute: %s, %d/%d features ok, %d failed -> %s (%s %v, total %v)\n",
-		count(rows, "row"), ok, len(statuses), len(statuses)-ok, *output,
-		took, (time.Since(start) - readTime).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "fdag compute: %s, %d/%d features ok, %d failed -> %s (%s)\n",
+		count(rows, "row"), ok, len(statuses), len(statuses)-ok, *output, took)
 	printFailures(stderr, statuses)
 	if ok == 0 {
 		return errors.New("no feature could be computed")

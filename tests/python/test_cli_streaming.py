@@ -3,6 +3,8 @@ batch) and computes unordered input in one go: both give the same file."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +50,9 @@ def test_streamed_and_one_go_outputs_are_the_same(fdag_bin, tmp_path):
     log = run_fdag(fdag_bin, "compute", "--input", str(src), "--output", str(tmp_path / "c.csv"),
                    "--feature", "m=" + FEATURES["ma_200"]).stderr
     assert "streamed" in log, log
+    # Streamed, reading, computing and writing overlap: one time, not a split.
+    assert re.search(r"\(read, compute and write streamed: [0-9.]+m?s\)", log), log
     log = run_fdag(fdag_bin, "compute", "--input", str(shuffled_src), "--output", str(tmp_path / "d.csv"),
                    "--feature", "m=" + FEATURES["ma_200"]).stderr
     assert "in one go" in log, log
+    assert re.search(r"\(read [0-9.]+m?s, compute and write in one go [0-9.]+m?s, total [0-9.]+m?s\)", log), log
