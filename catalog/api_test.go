@@ -62,7 +62,7 @@ func TestWorkersAndCoordinator(t *testing.T) {
 	if st.Rows != want {
 		t.Fatalf("committed %d rows, staged %d", st.Rows, want)
 	}
-	schema, seq, err := w.ScanTable(ctx, FeaturesTable, TableQuery{Equal: map[string][]string{"status": {StatusSuccess}}})
+	schema, seq, err := w.ScanTable(ctx, FeaturesTable, TableQuery{Equal: map[string][]string{"status": {StatusSuccess}}}, StreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
@@ -81,73 +81,194 @@ func (q TableQuery) filterOn(timeCol string) iceberg.BooleanExpression {
 	return f
 }
 
-// newScan plans the scan of q and says which column is the table's time.
-func (w *Warehouse) newScan(ctx context.Context, name string, q TableQuery) (*table.Scan, string, error) {
-	tbl, err := w.LoadTable(ctx, name)
-	if err != nil {
-		return nil, "", err
-	}
-	timeCol := timeColumnOf(name, tbl.Schema())
-	opts := []table.ScanOption{table.WithRowFilter(q.filterOn(timeCol))}
-	if q.Columns != nil {
-		for _, c := range q.Columns {
-			if _, ok := tbl.Schema().FindFieldByName(c); !ok {
-				return nil, "", fmt.Errorf("table %s: no column %q (columns: %s)", name, c, schemaNames(tbl.Schema()))
-			}
-		}
-		opts = append(opts, table.WithSelectedFields(q.Columns...))
-	}
-	if q.Limit > 0 {
-		opts = append(opts, table.WithLimit(q.Limit))
-	}
-	return tbl.Scan(opts...), timeCol, nil
-}
-
 // ReadTable reads the rows of table name matching q, with partition and
 // file pruning, in time order (readOrder: time, symbol, row identity,
-// feature name). The caller releases the table.
+// feature name): ScanTable's rows as one table of one chunk per column.
+// The caller releases it.
 func (w *Warehouse) ReadTable(ctx context.Context, name string, q TableQuery) (arrow.Table, error) {
-	scan, timeCol, err := w.newScan(ctx, name, q)
+	schema, recs, err := w.ScanTable(ctx, name, q, StreamOptions{})
 	if err != nil {
 		return nil, err
 	}
-	defer scan.Close()
-	t, err := scan.ToArrowTable(compute.WithAllocator(ctx, w.mem))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+	var held []arrow.RecordBatch
+	defer func() {
+		for _, r := range held {
+			r.Release()
+		}
+	}()
+	for rec, err := range recs {
+		if err != nil {
+			return nil, err
+		}
+		rec.Retain()
+		held = append(held, rec)
 	}
-	defer t.Release()
-	sorted, err := sortRows(ctx, w.mem, t, readOrder(timeCol, t.Schema()))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+	cols := make([]arrow.Array, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i := range cols {
+		chunks := make([]arrow.Array, len(held))
+		for j, r := range held {
+			chunks[j] = r.Column(i)
+		}
+		switch len(chunks) {
+		case 0:
+			cols[i] = array.MakeArrayOfNull(w.mem, schema.Field(i).Type, 0)
+			continue
+		case 1:
+			chunks[0].Retain()
+			cols[i] = chunks[0]
+			continue
+		}
+		if cols[i], err = array.Concatenate(chunks, w.mem); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
 	}
-	return sorted, nil
+	rec := array.NewRecordBatch(schema, cols, -1)
+	defer rec.Release()
+	return array.NewTableFromRecords(schema, []arrow.RecordBatch{rec}), nil
 }
 
 // ScanTable streams the rows of table name matching q, for DoGet: the
 // schema, then the batches, each valid until the next is requested (the
-// consumer releases nothing), in ReadTable's time order. Ordering needs
-// every matching row, so the rows are read whole first (memory grows with
-// the rows the filter selects, as the client's read_all does anyway).
-func (w *Warehouse) ScanTable(ctx context.Context, name string, q TableQuery) (*arrow.Schema, iter.Seq2[arrow.RecordBatch, error], error) {
-	t, err := w.ReadTable(ctx, name, q)
+// consumer releases nothing), in time order (readOrder: time, symbol, row
+// identity, feature name; the time column orders the rows even when q
+// does not select it). With a limit, the first q.Limit rows of that order.
+//
+// As StreamSource, the data files are grouped by their time ranges (file
+// statistics): files whose ranges overlap or touch are read together and
+// sorted, and the groups follow each other in time, the next read while
+// the consumer sends the current one. So the memory is that of one or two
+// groups (usually one partition: a day of ft_features' features, a
+// symbol-day of trades), not of every row selected; a group past
+// opts.MaxBufferBytes (0: no bound) ends the read with a
+// *BufferLimitError. A file without time statistics joins every group its
+// range could overlap, down to one group for the whole read.
+func (w *Warehouse) ScanTable(ctx context.Context, name string, q TableQuery, opts StreamOptions) (*arrow.Schema, iter.Seq2[arrow.RecordBatch, error], error) {
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = DefaultStreamBatchRows
+	}
+	tbl, err := w.LoadTable(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	seq := func(yield func(arrow.RecordBatch, error) bool) {
-		defer t.Release()
-		tr := array.NewTableReader(t, 1<<16)
-		defer tr.Release()
-		for tr.Next() {
-			if !yield(tr.RecordBatch(), nil) {
+	sc := tbl.Schema()
+	timeCol := timeColumnOf(name, sc)
+	scanOpts := []table.ScanOption{table.WithRowFilter(q.filterOn(timeCol))}
+	dropTime := false // the time column is read to order the rows, not sent
+	if q.Columns != nil {
+		for _, c := range q.Columns {
+			if _, ok := sc.FindFieldByName(c); !ok {
+				return nil, nil, fmt.Errorf("table %s: no column %q (columns: %s)", name, c, schemaNames(sc))
+			}
+		}
+		cols := q.Columns
+		if _, ok := sc.FindFieldByName(timeCol); ok && !slices.Contains(cols, timeCol) {
+			cols, dropTime = append(slices.Clone(cols), timeCol), true
+		}
+		scanOpts = append(scanOpts, table.WithSelectedFields(cols...))
+	}
+	scan := tbl.Scan(scanOpts...)
+	defer scan.Close()
+	proj, err := scan.Projection()
+	if err != nil {
+		return nil, nil, fmt.Errorf("table %s: %w", name, err)
+	}
+	readSchema, err := table.SchemaToArrowSchema(proj, nil, false, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("table %s: %w", name, err)
+	}
+	tasks, err := scan.PlanFiles(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plan %s: %w", name, err)
+	}
+	groups := groupByTime(tasks, func(t table.FileScanTask) timeSpan { return fileTimeSpan(sc, timeCol, t) })
+	keys := readOrder(timeCol, readSchema)
+	schema := readSchema
+	if dropTime {
+		schema = withoutField(readSchema, timeCol)
+	}
+	produce := func(ctx context.Context, send func(group) bool) {
+		scan := tbl.Scan(scanOpts...)
+		defer scan.Close()
+		for _, g := range groups {
+			rows, err := readSorted(ctx, w.mem, scan, g, keys, opts.MaxBufferBytes)
+			var be *BufferLimitError
+			if errors.As(err, &be) {
+				be.Table = name
+			} else if err != nil {
+				err = fmt.Errorf("read %s: %w", name, err)
+			}
+			if err != nil {
+				send(group{err: err})
+				return
+			}
+			if dropTime {
+				rows = dropColumn(rows, schema, timeCol)
+			}
+			if rows.NumRows() == 0 {
+				rows.Release()
+				continue
+			}
+			if !send(group{rows: rows}) {
 				return
 			}
 		}
-		if err := tr.Err(); err != nil {
-			yield(nil, fmt.Errorf("read %s: %w", name, err))
+	}
+	seq := streamGroups(ctx, schema, opts.BatchRows, produce)
+	if q.Limit > 0 {
+		seq = limitRows(seq, q.Limit)
+	}
+	return schema, seq, nil
+}
+
+// withoutField is sc without the field called name.
+func withoutField(sc *arrow.Schema, name string) *arrow.Schema {
+	fields := slices.DeleteFunc(slices.Clone(sc.Fields()), func(f arrow.Field) bool { return f.Name == name })
+	md := sc.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+// dropColumn is t without its column name, as schema (t's schema without
+// it); t is released.
+func dropColumn(t arrow.Table, schema *arrow.Schema, name string) arrow.Table {
+	defer t.Release()
+	cols := make([]arrow.Column, 0, t.NumCols())
+	for i := range int(t.NumCols()) {
+		if t.Schema().Field(i).Name != name {
+			cols = append(cols, *t.Column(i))
 		}
 	}
-	return t.Schema(), seq, nil
+	return array.NewTable(schema, cols, t.NumRows())
+}
+
+// limitRows yields the first n rows of seq, the last batch sliced.
+func limitRows(seq iter.Seq2[arrow.RecordBatch, error], n int64) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		left := n
+		for rec, err := range seq {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if rec.NumRows() < left {
+				left -= rec.NumRows()
+				if !yield(rec, nil) {
+					return
+				}
+				continue
+			}
+			last := rec.NewSlice(0, left)
+			yield(last, nil)
+			last.Release()
+			return
+		}
+	}
 }
 
 // ReadFeatures reads ft_features rows of the named features (nil: all)

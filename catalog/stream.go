@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -14,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -44,8 +47,12 @@ func (e *BufferLimitError) Error() string {
 	if e.Files > 1 {
 		what = fmt.Sprintf("the rows of %d data files whose time ranges overlap (read together to order them)", e.Files)
 	}
-	return fmt.Sprintf("table %s, symbol %s: %s take over %d bytes, more than the %d bytes a streamed read may hold at once",
-		e.Table, e.Symbol, what, e.Bytes, e.Limit)
+	where := "table " + e.Table
+	if e.Symbol != "" {
+		where += ", symbol " + e.Symbol
+	}
+	return fmt.Sprintf("%s: %s take over %d bytes, more than the %d bytes a streamed read may hold at once",
+		where, what, e.Bytes, e.Limit)
 }
 
 // SourceStream is a source read batch by batch (StreamSource).
@@ -134,18 +141,36 @@ type group struct {
 }
 
 func (s *sourceStream) batches(ctx context.Context) iter.Seq2[arrow.RecordBatch, error] {
+	return streamGroups(ctx, s.schema, s.opts.BatchRows, s.produce)
+}
+
+// streamGroups yields the rows of the groups produce sends, in batches
+// of at most batchRows rows of schema. produce runs in its own goroutine,
+// one group ahead of the consumer, and stops when send says so; however
+// the consumer ends, the producer stops and what it read ahead is
+// released before the iteration returns.
+func streamGroups(ctx context.Context, schema *arrow.Schema, batchRows int, produce func(context.Context, func(group) bool)) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		groups := make(chan group, 1) // one group read ahead
+		send := func(g group) bool {
+			select {
+			case groups <- g:
+				return true
+			case <-ctx.Done():
+				if g.rows != nil {
+					g.rows.Release()
+				}
+				return false
+			}
+		}
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(groups)
-			s.produce(ctx, groups)
+			produce(ctx, send)
 		}()
-		// However the consumer ends, the reader stops and what it read
-		// ahead is released before we return.
 		defer func() {
 			cancel()
 			for g := range groups {
@@ -160,7 +185,7 @@ func (s *sourceStream) batches(ctx context.Context) iter.Seq2[arrow.RecordBatch,
 				yield(nil, g.err)
 				return
 			}
-			ok := s.yieldRows(g.rows, yield)
+			ok := yieldRows(schema, batchRows, g.rows, yield)
 			g.rows.Release()
 			if !ok {
 				return
@@ -172,13 +197,13 @@ func (s *sourceStream) batches(ctx context.Context) iter.Seq2[arrow.RecordBatch,
 	}
 }
 
-// yieldRows yields a group's rows in batches of the stream's schema.
-func (s *sourceStream) yieldRows(rows arrow.Table, yield func(arrow.RecordBatch, error) bool) bool {
-	tr := array.NewTableReader(rows, int64(s.opts.BatchRows))
+// yieldRows yields a group's rows in batches of schema.
+func yieldRows(schema *arrow.Schema, batchRows int, rows arrow.Table, yield func(arrow.RecordBatch, error) bool) bool {
+	tr := array.NewTableReader(rows, int64(batchRows))
 	defer tr.Release()
 	for tr.Next() {
 		rec := tr.RecordBatch()
-		out := array.NewRecordBatch(s.schema, rec.Columns(), rec.NumRows())
+		out := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
 		ok := yield(out, nil)
 		out.Release()
 		if !ok {
@@ -188,27 +213,16 @@ func (s *sourceStream) yieldRows(rows arrow.Table, yield func(arrow.RecordBatch,
 	return true
 }
 
-// produce reads the groups of every symbol in order into out, ending at
-// the first error or when ctx is done.
-func (s *sourceStream) produce(ctx context.Context, out chan<- group) {
-	send := func(g group) bool {
-		select {
-		case out <- g:
-			return true
-		case <-ctx.Done():
-			if g.rows != nil {
-				g.rows.Release()
-			}
-			return false
-		}
-	}
+// produce sends the groups of every symbol in order, ending at the first
+// error or when send refuses.
+func (s *sourceStream) produce(ctx context.Context, send func(group) bool) {
 	for _, sym := range s.symbols {
 		from, tasks, err := s.symbolTasks(ctx, sym)
 		if err != nil {
 			send(group{err: err})
 			return
 		}
-		for _, g := range s.groupTasks(tasks) {
+		for _, g := range groupByTime(tasks, s.r.timeRange) {
 			rows, err := s.readGroup(ctx, sym, from, g)
 			if err != nil {
 				send(group{err: err})
@@ -255,8 +269,16 @@ func (s *sourceStream) symbolTasks(ctx context.Context, sym string) (from time.T
 type timeSpan struct{ lo, hi int64 }
 
 func (r *sourceReader) timeRange(t table.FileScanTask) timeSpan {
-	field, _ := r.tbl.Schema().FindFieldByName(r.timeCol)
+	return fileTimeSpan(r.tbl.Schema(), r.timeCol, t)
+}
+
+// fileTimeSpan is the range of timeCol in t's data file.
+func fileTimeSpan(sc *iceberg.Schema, timeCol string, t table.FileScanTask) timeSpan {
 	sp := timeSpan{math.MinInt64, math.MaxInt64}
+	field, ok := sc.FindFieldByName(timeCol)
+	if !ok {
+		return sp
+	}
 	if b, ok := t.File.LowerBoundValues()[field.ID]; ok && len(b) == 8 {
 		sp.lo = int64(binary.LittleEndian.Uint64(b))
 	}
@@ -266,17 +288,17 @@ func (r *sourceReader) timeRange(t table.FileScanTask) timeSpan {
 	return sp
 }
 
-// groupTasks splits one symbol's tasks into groups whose time ranges do
-// not overlap, in time order; within a group the tasks keep the planned
+// groupByTime splits tasks into groups whose time ranges do not overlap
+// (or touch), in time order; within a group the tasks keep the planned
 // order, as a whole read has them (ties sort stably in that order).
-func (s *sourceStream) groupTasks(tasks []table.FileScanTask) [][]table.FileScanTask {
+func groupByTime(tasks []table.FileScanTask, span func(table.FileScanTask) timeSpan) [][]table.FileScanTask {
 	if len(tasks) == 0 {
 		return nil
 	}
 	idx := make([]int, len(tasks))
 	spans := make([]timeSpan, len(tasks))
 	for i, t := range tasks {
-		idx[i], spans[i] = i, s.r.timeRange(t)
+		idx[i], spans[i] = i, span(t)
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(spans[a].lo, spans[b].lo) })
 	var out [][]table.FileScanTask
@@ -308,10 +330,25 @@ func (s *sourceStream) readGroup(ctx context.Context, sym string, from time.Time
 	f := s.r.filter([]string{sym}, from, s.req.End)
 	scan := s.r.tbl.Scan(table.WithRowFilter(f), table.WithSelectedFields(s.r.cols...))
 	defer scan.Close()
-	mem := s.r.w.mem
-	schema, recs, err := scan.ReadTasks(compute.WithAllocator(ctx, mem), tasks)
+	rows, err := readSorted(ctx, s.r.w.mem, scan, tasks, []string{ColSymbol, s.r.timeCol, ColTradeID}, s.opts.MaxBufferBytes)
+	var be *BufferLimitError
+	if errors.As(err, &be) {
+		be.Table, be.Symbol = s.r.name, sym
+		return nil, be
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s where %s: %w", s.r.name, f, err)
+	}
+	return rows, nil
+}
+
+// readSorted reads the rows of scan's tasks, ordered by keys; past
+// maxBytes (0: no bound) of decoded rows it ends with a *BufferLimitError
+// (Files and the bytes set, the caller says which table).
+func readSorted(ctx context.Context, mem memory.Allocator, scan *table.Scan, tasks []table.FileScanTask, keys []string, maxBytes int64) (arrow.Table, error) {
+	schema, recs, err := scan.ReadTasks(compute.WithAllocator(ctx, mem), tasks)
+	if err != nil {
+		return nil, err
 	}
 	var held []arrow.RecordBatch
 	defer func() {
@@ -322,21 +359,17 @@ func (s *sourceStream) readGroup(ctx context.Context, sym string, from time.Time
 	var bytes int64
 	for rec, err := range recs {
 		if err != nil {
-			return nil, fmt.Errorf("read %s where %s: %w", s.r.name, f, err)
+			return nil, err
 		}
 		held = append(held, rec)
 		bytes += recordBytes(rec)
-		if s.opts.MaxBufferBytes > 0 && bytes > s.opts.MaxBufferBytes {
-			return nil, &BufferLimitError{Table: s.r.name, Symbol: sym, Files: len(tasks), Bytes: bytes, Limit: s.opts.MaxBufferBytes}
+		if maxBytes > 0 && bytes > maxBytes {
+			return nil, &BufferLimitError{Files: len(tasks), Bytes: bytes, Limit: maxBytes}
 		}
 	}
 	all := array.NewTableFromRecords(schema, held)
 	defer all.Release()
-	sorted, err := sortRows(ctx, mem, all, []string{ColSymbol, s.r.timeCol, ColTradeID})
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", s.r.name, err)
-	}
-	return sorted, nil
+	return sortRows(ctx, mem, all, keys)
 }
 
 // recordBytes is the size of a batch's buffers.

@@ -273,6 +273,12 @@ func TestFetchBufferLimit(t *testing.T) {
 		t.Fatalf("one file per day, under the limit: %v", err)
 	}
 	tbl.Release()
+	// A table ticket streams too: the day's file is under the limit.
+	tableCmd := cmdJSON(t, map[string]any{"table": catalog.TradesTable, "columns": []string{catalog.ColSymbol, catalog.ColTradeID}})
+	if tbl, err = readAll(t, c, tableCmd); err != nil {
+		t.Fatalf("table ticket, one file per day, under the limit: %v", err)
+	}
+	tbl.Release()
 	// A second append of other trades of the same day overlaps the first:
 	// the day is read whole to order it, past the limit.
 	rdr := demodata.NewReader(demodata.Config{Rows: 2000, Seed: 4, Symbols: []string{"BTCUSDT", "ETHUSDT"}, MeanGap: 8 * time.Second, Start: day0}, memory.DefaultAllocator)
@@ -298,4 +304,7 @@ func TestFetchBufferLimit(t *testing.T) {
 	}
 	_, err = readAll(t, c, cmd)
 	checkStatus(t, err, codes.ResourceExhausted, "--max-fetch-buffer-bytes", "BTCUSDT", "2 data files whose time ranges overlap")
+	// The table ticket reads the day's files (both symbols) together.
+	_, err = readAll(t, c, tableCmd)
+	checkStatus(t, err, codes.ResourceExhausted, "--max-fetch-buffer-bytes", "table "+catalog.TradesTable+":", "data files whose time ranges overlap")
 }

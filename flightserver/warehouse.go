@@ -303,11 +303,14 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 		if err := checkColumns(ctx, wh, tt.Table, q); err != nil {
 			return err
 		}
-		schema, recs, err := wh.ScanTable(ctx, tt.Table, q)
+		// The rows stream in time order, a group of files whose time
+		// ranges overlap at a time (--max-fetch-buffer-bytes), not the
+		// whole selection.
+		schema, recs, err := wh.ScanTable(ctx, tt.Table, q, catalog.StreamOptions{MaxBufferBytes: s.maxFetchBuffer})
 		if err != nil {
 			return warehouseError(ctx, "DoGet "+tt.Table, err)
 		}
-		return s.writeBatches(ctx, stream, schema, recs, st, nil)
+		return s.writeBatches(ctx, stream, schema, s.fetchErrors(ctx, recs), st, nil)
 	}
 	st.features = fetch.names()
 	req, err := fetch.request(s)
@@ -361,6 +364,21 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 		return noticesMetadata(notices)
 	}
 	return s.writeBatches(ctx, stream, f.Schema, recs, st, trailer)
+}
+
+// fetchErrors is recs with its error mapped by fetchError.
+func (s *service) fetchErrors(ctx context.Context, recs iter.Seq2[arrow.RecordBatch, error]) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range recs {
+			if err != nil {
+				yield(nil, s.fetchError(ctx, err))
+				return
+			}
+			if !yield(rec, nil) {
+				return
+			}
+		}
+	}
 }
 
 // fetchError maps a fetch's failure: a source group past
