@@ -75,6 +75,11 @@ func OpenPlanned(ctx context.Context, wh *catalog.Warehouse, req Request, plan *
 	return f, nil
 }
 
+// StateBytes is the memory the fetch's kernel state holds now (window
+// rings, deques, lag lines: compute.Stream.StateBytes), for a server to
+// bound it.
+func (f *Fetch) StateBytes() int64 { return f.cs.StateBytes() }
+
 // Statuses is the status of every requested feature so far: a feature
 // whose kernel fails in a later batch turns to error and is null from
 // then on (compute.Stream).

@@ -205,7 +205,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&flagCfg.MaxFlightInfos, "max-flight-infos", DefaultMaxFlightInfos, "GetFlightInfo calls (planning a fetch) running at once (`N`); more are refused with RESOURCE_EXHAUSTED")
 	fs.IntVar(&flagCfg.MaxEndpoints, "max-endpoints", DefaultMaxEndpoints, "endpoints (`N`) one GetFlightInfo may return (symbols x shards); more is RESOURCE_EXHAUSTED")
 	fs.DurationVar(&flagCfg.MaxCompileTime, "max-compile-time", DefaultMaxCompileTime, "time (`D`) one request may spend compiling its features; longer is RESOURCE_EXHAUSTED")
-	fs.Int64Var(&flagCfg.MaxStateBytes, "max-state-bytes", DefaultMaxStateBytes, "window/lag state one exchange's kernels hold, in `BYTES` (grows with the rows seen, up to the windows); more is RESOURCE_EXHAUSTED")
+	fs.Int64Var(&flagCfg.MaxStateBytes, "max-state-bytes", DefaultMaxStateBytes, "window/lag state one exchange's or DoGet fetch's kernels hold, in `BYTES` (grows with the rows seen, up to the windows); more is RESOURCE_EXHAUSTED")
 	fs.Int64Var(&flagCfg.MaxFetchBuffer, "max-fetch-buffer-bytes", DefaultMaxFetchBufferBytes, "`BYTES` of stored rows one DoGet (a fetch's source, a table ticket's rows) may hold at once to order them (data files with overlapping time ranges, usually one partition: a symbol-day of trades, a day of features); more is RESOURCE_EXHAUSTED")
 	fs.DurationVar(&flagCfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "an exchange or DoPut that receives nothing for this long (`D`) is ended with DEADLINE_EXCEEDED")
 	fs.DurationVar(&flagCfg.KeepaliveTime, "keepalive-time", DefaultKeepaliveTime, "ping a connection idle for this long (`D`; gRPC keepalive)")

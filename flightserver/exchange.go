@@ -357,7 +357,7 @@ func (s *service) DoExchange(stream flight.FlightService_DoExchangeServer) error
 			return processError(ctx, err)
 		}
 		st.rowsOut += out.NumRows()
-		if err := s.checkState(stateOf); err != nil {
+		if err := s.checkState("exchange", "send fewer symbols or rows per exchange", stateOf); err != nil {
 			out.Release()
 			snd.abort()
 			return err

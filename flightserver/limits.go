@@ -24,7 +24,8 @@ import (
 //     slot), --max-actions, --max-gets, --max-puts, --max-flight-infos.
 //   - --max-compile-time: compiling a request's features.
 //   - --max-state-bytes: the window and lag state one exchange's kernels
-//     hold (compute.Stream.StateBytes), checked after every batch.
+//     hold (compute.Stream.StateBytes), checked after every batch of an
+//     exchange or a fetch.
 //   - --max-endpoints: the endpoints (symbols x shards) of a GetFlightInfo,
 //     counted before any is built.
 //   - --idle-timeout: an exchange or DoPut waiting on its client longer
@@ -180,12 +181,12 @@ func (s *idleStream) waiting() time.Duration {
 	return time.Since(time.Unix(0, t))
 }
 
-// checkState refuses an exchange whose kernel state passed
-// --max-state-bytes.
-func (s *service) checkState(stateBytes func() int64) error {
+// checkState refuses an exchange or a fetch (what) whose kernel state
+// passed --max-state-bytes; fewer says what the client could send less of.
+func (s *service) checkState(what, fewer string, stateBytes func() int64) error {
 	if b := stateBytes(); b > s.maxStateBytes {
-		return status.Errorf(codes.ResourceExhausted, "the exchange's window and lag state takes %s, more than the limit of %s (--max-state-bytes); send fewer symbols or rows per exchange, or use shorter windows",
-			sizeText(b), sizeText(s.maxStateBytes))
+		return status.Errorf(codes.ResourceExhausted, "the %s's window and lag state takes %s, more than the limit of %s (--max-state-bytes); %s, or use shorter windows",
+			what, sizeText(b), sizeText(s.maxStateBytes), fewer)
 	}
 	return nil
 }

@@ -146,6 +146,31 @@ func TestStateLimit(t *testing.T) {
 	checkStatus(t, err, codes.ResourceExhausted, "--max-state-bytes")
 }
 
+// A DoGet fetch's window state is bounded by --max-state-bytes too: the
+// source streams through the kernels, so their state is what grows.
+func TestFetchStateLimit(t *testing.T) {
+	_, _, c := warehouseServerWith(t, Config{MaxStateBytes: 64 << 10})
+	desc := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{catalog.TradesTable}}
+	// 20000 rows over 2 symbols and ~22 h: a window of a million rows
+	// holds ~80 KB of each symbol's prices.
+	if _, err := put(t, c, desc, demodata.Schema, demoRecords(t, 20000)); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(specs []ir.Spec) error {
+		tbl, err := readAll(t, c, cmdJSON(t, map[string]any{"features": specs,
+			"start": day0.Format(time.RFC3339), "end": day0.Add(48 * time.Hour).Format(time.RFC3339)}))
+		if err == nil {
+			tbl.Release()
+		}
+		return err
+	}
+	if err := fetch([]ir.Spec{{Name: "m", Formula: "rolling_mean(close, 10)"}}); err != nil {
+		t.Fatalf("a 10-row window: %v", err)
+	}
+	err := fetch([]ir.Spec{{Name: "m", Formula: "rolling_mean(close, 1000000)"}, {Name: "l", Formula: "lag(close, 1000000)"}})
+	checkStatus(t, err, codes.ResourceExhausted, "--max-state-bytes", "the fetch's window and lag state")
+}
+
 // A credential is never echoed in an error or a log line, whatever the
 // header looks like (issue 8: a token sent without "Bearer " was).
 func TestTokenNeverEchoed(t *testing.T) {

@@ -332,10 +332,8 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 	}
 	// The source streams through the computation: each batch is sent as
 	// it is computed, the server holding a few batches, the files being
-	// ordered (--max-fetch-buffer-bytes) and the windows' state, not the
-	// fetch's rows. (--max-state-bytes bounds exchanges only: a fetch's
-	// stream lives inside batch.OpenPlanned, which does not report its
-	// state yet.)
+	// ordered (--max-fetch-buffer-bytes) and the windows' state
+	// (--max-state-bytes, checked after every batch), not the fetch's rows.
 	f, err := batch.OpenPlanned(ctx, wh, req, plan, catalog.StreamOptions{MaxBufferBytes: s.maxFetchBuffer})
 	if err != nil {
 		return s.fetchError(ctx, err)
@@ -345,8 +343,11 @@ func (s *service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 		for b, err := range f.Batches(ctx) {
 			if err != nil {
 				err = s.fetchError(ctx, err)
-			} else if len(req.Symbols) > 0 {
-				seen.add(b.Rec)
+			} else {
+				if len(req.Symbols) > 0 {
+					seen.add(b.Rec)
+				}
+				err = s.checkState("fetch", "fetch fewer symbols or features at once", f.StateBytes)
 			}
 			if !yield(b.Rec, err) || err != nil {
 				return
