@@ -47,7 +47,9 @@ import (
 // partition's file, and hands a column that is constant over a batch to
 // Parquet as a one-entry dictionary with all-zero indices (no hashing; its
 // statistics come from the dictionary). The column chunks of a batch are
-// encoded concurrently. A finished file becomes an iceberg.DataFile from
+// encoded concurrently, and a chunk of the same wide slices as a chunk of
+// the previous feature's file (timestamp, trade id, seq, symbol, status,
+// ...) is not encoded again but copied (narrowchunks.go). A finished file becomes an iceberg.DataFile from
 // its footer (table.FileToDataFile: the same statistics and partition
 // inference as iceberg-go's own writer), named and placed as iceberg-go
 // names them (data/feature_name=X/timestamp_day=D/PART-TASK-UUID-COUNT
@@ -82,19 +84,21 @@ type featureFileWriter struct {
 	fs       iceio.WriteFileIO
 	props    *parquet.WriterProperties
 	arrProps pqarrow.ArrowWriterProperties
-	pqRoot   *pqschema.GroupNode
+	pqSchema *pqschema.Schema
 	meta     metadata.KeyValueMetadata
 	mem      memory.Allocator
 	uuid     uuid.UUID
 	workers  int
-	// nameCol, tsCol: the partition source columns; isList: the list
+	// nameCol, tsCol: the partition source columns; valueCol: the
+	// feature's values (never shared between files); isList: the list
 	// columns (feature_value_array), written as nulls.
-	nameCol, tsCol int
-	isList         []bool
-	// per column, used by one goroutine at a time (a batch's column j is
-	// written by one): index scratch and the last constant array seen
-	scratch   [][]int32
-	constants []knownConstant
+	nameCol, tsCol, valueCol int
+	isList                   []bool
+	// feature counts the features begun; chunks are the column chunks
+	// files of the next feature may reuse (narrowchunks.go)
+	feature int
+	chunks  chunkCache
+	share   bool // reuse chunks (off only in tests, to compare)
 
 	open    map[featurePartition]*featureFile
 	order   []featurePartition // open's keys, in order of opening
@@ -161,9 +165,8 @@ func newFeatureFileWriter(ctx context.Context, tbl *table.Table, schema *arrow.S
 		}
 	}
 	fw := &featureFileWriter{tbl: tbl, describe: describe, schema: schema, fs: wfs, props: props, arrProps: arrProps,
-		pqRoot: pqs.Root(), meta: meta, mem: mem, uuid: id, workers: runtime.GOMAXPROCS(0),
-		nameCol: -1, tsCol: -1, isList: make([]bool, schema.NumFields()),
-		scratch: make([][]int32, schema.NumFields()), constants: make([]knownConstant, schema.NumFields()),
+		pqSchema: pqs, meta: meta, mem: mem, uuid: id, workers: runtime.GOMAXPROCS(0),
+		nameCol: -1, tsCol: -1, valueCol: -1, share: true, isList: make([]bool, schema.NumFields()),
 		open: map[featurePartition]*featureFile{}, parts: map[featurePartition]int{}, closing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	for j, f := range schema.Fields() {
 		switch f.Name {
@@ -171,6 +174,8 @@ func newFeatureFileWriter(ctx context.Context, tbl *table.Table, schema *arrow.S
 			fw.nameCol = j
 		case ColTimestamp:
 			fw.tsCol = j
+		case "feature_value_numeric":
+			fw.valueCol = j
 		}
 		switch f.Type.ID() {
 		case arrow.LIST:
@@ -273,6 +278,10 @@ func (fw *featureFileWriter) file(ctx context.Context, key featurePartition) (*f
 	}
 	if len(fw.order) > 0 && fw.order[0].name != key.name {
 		fw.finish(ctx)
+		fw.feature++
+		// the next feature reuses the chunks of the ones just finished
+		// (an error feature's rows, between two others, share none)
+		fw.chunks.drop(fw.feature - chunkFeatures)
 	}
 	part, ok := fw.parts[key]
 	if !ok {
@@ -292,22 +301,18 @@ func (fw *featureFileWriter) file(ctx context.Context, key featurePartition) (*f
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	// Buffered: the row group's close writes each column chunk's page
-	// headers and pages separately. The Parquet writer closes a sink
-	// that is an io.Closer; close does.
+	// Buffered: the row group's close writes each column chunk's pages
+	// and metadata separately.
 	buf := sinkBuffers.Get().(*bufio.Writer)
 	buf.Reset(sink)
-	pw, err := file.NewParquetWriterWithError(struct{ io.Writer }{buf}, fw.pqRoot, file.WithWriterProps(fw.props), file.WithWriteMetadata(fw.meta))
-	if err != nil {
-		sink.Close()
+	f := &featureFile{path: path, sink: sink, buf: buf, ctx: ctx,
+		fmb: metadata.NewFileMetadataBuilder(fw.pqSchema, fw.props, fw.meta)}
+	if _, err := buf.Write(parquetMagic); err != nil {
+		f.close(fw)
 		fw.fs.Remove(path)
-		return nil, fmt.Errorf("parquet writer %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	f := &featureFile{path: path, sink: sink, buf: buf, pw: pw, ctxs: make([]context.Context, len(fw.isList)),
-		dicts: make([]chunkDictionary, len(fw.isList))}
-	for j := range f.ctxs {
-		f.ctxs[j] = pqarrow.NewArrowWriteContext(ctx, &fw.arrProps)
-	}
+	f.pos = int64(len(parquetMagic))
 	fw.open[key] = f
 	fw.order = append(fw.order, key)
 	return f, nil
@@ -346,12 +351,13 @@ func (fw *featureFileWriter) finish(ctx context.Context) {
 	for _, key := range fw.order {
 		f := fw.open[key]
 		delete(fw.open, key)
+		f.seal(fw)
 		c := &closedFile{path: f.path, key: key}
 		fw.closed = append(fw.closed, c)
 		fw.closing <- struct{}{}
 		fw.wg.Go(func() {
 			defer func() { <-fw.closing }()
-			if c.err = f.close(); c.err != nil {
+			if c.err = f.close(fw); c.err != nil {
 				return
 			}
 			c.file, c.err = table.FileToDataFile(ctx, fw.fs, c.path, fw.tbl.Schema(), fw.tbl.Spec(), 0, fw.describe)
@@ -391,9 +397,7 @@ func (fw *featureFileWriter) checkPartition(df iceberg.DataFile, key featurePart
 // release drops what the writer retained of the batches.
 func (fw *featureFileWriter) release() {
 	fw.shared.release()
-	for j := range fw.constants {
-		fw.constants[j].release()
-	}
+	fw.chunks.drop(math.MaxInt)
 }
 
 // closedFile is a file finish closed: its description or the error.
@@ -432,40 +436,49 @@ func (fw *featureFileWriter) dataFiles(ctx context.Context) ([]iceberg.DataFile,
 	return out, errors.Join(errs...)
 }
 
-// featureFile is one data file being written: one buffered row group at a
-// time, its columns written concurrently.
+// featureFile is one data file being written: one row group at a time,
+// its columns written concurrently, assembled from column chunks
+// (narrowchunks.go).
 type featureFile struct {
-	path  string
-	sink  io.WriteCloser
-	buf   *bufio.Writer // over sink
-	pw    *file.Writer
-	rgw   file.BufferedRowGroupWriter
-	rows  int64 // in rgw
-	ctxs  []context.Context
-	dicts []chunkDictionary // per column, of the current row group
+	path   string
+	sink   io.WriteCloser
+	buf    *bufio.Writer // over sink
+	pos    int64         // bytes written to buf
+	ctx    context.Context
+	fmb    *metadata.FileMetaDataBuilder
+	rg     *rowGroup // the current one
+	groups int       // row groups begun
 }
 
 // write appends rec to the current row group, starting a new one first
 // when it holds the table's row-group limit (so a row group may pass the
 // limit by less than one batch). Its columns are written concurrently,
-// fw.workers at a time.
+// fw.workers at a time; a column that follows a chunk of an earlier
+// file is not written at all.
 func (f *featureFile) write(fw *featureFileWriter, rec arrow.RecordBatch) error {
-	if f.rgw == nil || f.rows >= fw.props.MaxRowGroupLength() {
-		if err := f.closeRowGroup(); err != nil {
+	if f.rg != nil && f.rg.rows >= fw.props.MaxRowGroupLength() {
+		f.seal(fw)
+		if err := f.closeRowGroup(fw); err != nil {
 			return err
 		}
-		rgw, err := f.pw.AppendBufferedRowGroupChecked()
-		if err != nil {
-			return err
+	}
+	if f.rg == nil {
+		f.rg = &rowGroup{ordinal: f.groups, cols: make([]*chunkWriter, len(fw.isList))}
+		for j := range f.rg.cols {
+			f.rg.cols[j] = &chunkWriter{j: j, rowGroup: f.groups}
 		}
-		f.rgw, f.rows = rgw, 0
+		f.groups++
 	}
 	ones, zeros := fw.shared.levels(int(rec.NumRows()))
 	var g errgroup.Group
 	g.SetLimit(fw.workers)
 	for j, col := range rec.Columns() {
+		c := f.rg.cols[j]
+		if c.admit(fw, col) {
+			continue
+		}
 		g.Go(func() error {
-			if err := f.writeColumn(fw, j, col, ones, zeros); err != nil {
+			if err := c.write(fw, f.ctx, col, ones, zeros); err != nil {
 				return fmt.Errorf("column %s: %w", fw.schema.Field(j).Name, err)
 			}
 			return nil
@@ -474,15 +487,25 @@ func (f *featureFile) write(fw *featureFileWriter, rec arrow.RecordBatch) error 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	f.rows += rec.NumRows()
+	f.rg.rows += rec.NumRows()
 	return nil
 }
 
-func (f *featureFile) writeColumn(fw *featureFileWriter, j int, arr arrow.Array, ones, zeros []int16) error {
-	cw, err := f.rgw.Column(j)
-	if err != nil {
-		return err
+// seal ends the slices of the current row group's shared chunks: from
+// now on files may follow them.
+func (f *featureFile) seal(fw *featureFileWriter) {
+	if f.rg == nil {
+		return
 	}
+	for _, c := range f.rg.cols {
+		if c.store != nil {
+			fw.chunks.seal(c.store)
+		}
+	}
+}
+
+func (c *chunkWriter) writeColumn(fw *featureFileWriter, arr arrow.Array, ones, zeros []int16) error {
+	j, cw := c.j, c.cw
 	n := arr.Len()
 	if fw.isList[j] {
 		// fdag has no vector features yet: the list column is all null,
@@ -514,10 +537,10 @@ func (f *featureFile) writeColumn(fw *featureFileWriter, j int, arr arrow.Array,
 	if !fw.schema.Field(j).Nullable {
 		def = nil
 	}
-	if done, err := f.writeDictionary(fw, j, arr, cw, def); done || err != nil {
+	if done, err := c.writeDictionary(fw, arr, def); done || err != nil {
 		return err
 	}
-	return pqarrow.WriteArrowToColumn(f.ctxs[j], cw, arr, def, nil, fw.schema.Field(j).Nullable)
+	return pqarrow.WriteArrowToColumn(c.actx, cw, arr, def, nil, fw.schema.Field(j).Nullable)
 }
 
 // dictEncoder is the part of arrow-go's Parquet dictionary encoder the
@@ -553,8 +576,8 @@ type chunkDictionary struct {
 // hash every index again for the statistics. false: write arr as it is
 // (nulls, too many values, a value the chunk's dictionary lacks,
 // dictionary encoding off or fallen back to plain).
-func (f *featureFile) writeDictionary(fw *featureFileWriter, j int, arr arrow.Array, cw file.ColumnChunkWriter, def []int16) (bool, error) {
-	d := &f.dicts[j]
+func (c *chunkWriter) writeDictionary(fw *featureFileWriter, arr arrow.Array, def []int16) (bool, error) {
+	d, cw := &c.dict, c.cw
 	n := arr.Len()
 	enc, ok := cw.CurrentEncoder().(dictEncoder)
 	if d.dense || !ok || n == 0 || arr.NullN() > 0 ||
@@ -567,14 +590,14 @@ func (f *featureFile) writeDictionary(fw *featureFileWriter, j int, arr arrow.Ar
 		d.dense = true
 		return false, nil
 	}
-	if cap(fw.scratch[j]) < n {
-		fw.scratch[j] = make([]int32, n)
+	if cap(c.scratch) < n {
+		c.scratch = make([]int32, n)
 	}
-	idx := fw.scratch[j][:n]
+	idx := c.scratch[:n]
 	var used []int32 // dictionary entries referenced, in order of first use
 	switch a := arr.(type) {
 	case *array.String:
-		if v, constant := fw.constants[j].of(a); constant && (first || len(d.strs) > 0 && d.strs[0] == v) {
+		if v, constant := c.konst.of(a); constant && (first || len(d.strs) > 0 && d.strs[0] == v) {
 			if first {
 				d.strs = []string{strings.Clone(v)}
 			}
@@ -816,29 +839,27 @@ func intArray(mem memory.Allocator, vs []int64, narrow bool) arrow.Array {
 	return b.NewArray()
 }
 
-func (f *featureFile) resetChunks() {
-	for j := range f.dicts {
-		if f.dicts[j].arr != nil {
-			f.dicts[j].arr.Release()
-		}
-		f.dicts[j] = chunkDictionary{}
+func (d *chunkDictionary) release() {
+	if d.arr != nil {
+		d.arr.Release()
 	}
+	*d = chunkDictionary{}
 }
 
-func (f *featureFile) closeRowGroup() error {
-	if f.rgw == nil {
+func (f *featureFile) closeRowGroup(fw *featureFileWriter) error {
+	if f.rg == nil {
 		return nil
 	}
-	err := f.rgw.Close()
-	f.rgw = nil
-	f.resetChunks()
+	err := f.rg.close(fw, f)
+	f.rg = nil
 	return err
 }
 
-func (f *featureFile) close() error {
-	err := f.closeRowGroup()
-	if cerr := f.pw.Close(); err == nil {
-		err = cerr
+// close ends the file: its last row group, the footer, the sink.
+func (f *featureFile) close(fw *featureFileWriter) error {
+	err := f.closeRowGroup(fw)
+	if err == nil {
+		err = writeFooter(f.buf, f.fmb)
 	}
 	if cerr := f.buf.Flush(); err == nil {
 		err = cerr

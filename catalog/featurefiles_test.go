@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -15,8 +17,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+
+	"github.com/featuredag/fdag/internal/tableio"
 )
 
 // hardWide is a wide table with what narrow files must keep bit for bit:
@@ -67,6 +75,26 @@ func hardWide(t *testing.T, mem memory.Allocator) (arrow.Table, *arrow.Chunked) 
 	return array.NewTableFromRecords(sc, []arrow.RecordBatch{rec}), arrow.NewChunked(arrow.PrimitiveTypes.Int64, []arrow.Array{idArr})
 }
 
+// hardSetup is hardWide over a checked allocator, released and checked
+// for leaks when the test ends.
+func hardSetup(t *testing.T) (*memory.CheckedAllocator, arrow.Table, *arrow.Chunked) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	wide, ids := hardWide(t, mem)
+	t.Cleanup(func() {
+		wide.Release()
+		ids.Release()
+	})
+	return mem, wide, ids
+}
+
+// hardFeatures are hardWide's features, an error feature between them.
+var hardFeatures = []FeatureInfo{
+	{Name: "f_a", Version: "v1.0", ID: "id-a", Namespace: "signal"},
+	{Name: "broken", Version: "v2", ID: "id-x", Namespace: "signal", Err: `unknown function "nope" at 1:1`},
+	{Name: "f_b", Version: "v1.0", ID: "id-b", Namespace: "risk"},
+}
+
 // TestFeatureFilesEqualIcebergWriter: the files fdag writes itself
 // (featurefiles.go) read back as the same rows, bit for bit, as the files
 // of iceberg-go's writer, and are described by the same partitions,
@@ -75,17 +103,8 @@ func hardWide(t *testing.T, mem memory.Allocator) (arrow.Table, *arrow.Chunked) 
 // features, error rows with their JSON), small batches, a window cutting
 // the first and last day.
 func TestFeatureFilesEqualIcebergWriter(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	ctx := context.Background()
-	wide, ids := hardWide(t, mem)
-	defer wide.Release()
-	defer ids.Release()
-	feats := []FeatureInfo{
-		{Name: "f_a", Version: "v1.0", ID: "id-a", Namespace: "signal"},
-		{Name: "broken", Version: "v2", ID: "id-x", Namespace: "signal", Err: `unknown function "nope" at 1:1`},
-		{Name: "f_b", Version: "v1.0", ID: "id-b", Namespace: "risk"},
-	}
+	mem, wide, ids := hardSetup(t)
+	ctx, feats := context.Background(), hardFeatures
 	id := StagingID{Run: NewRunID(), Part: 3, Attempt: 1}
 	for _, c := range []struct {
 		name string
@@ -287,5 +306,155 @@ func TestFeatureFilesFailureLeavesNothing(t *testing.T) {
 				t.Fatalf("files left behind: %v", files)
 			}
 		})
+	}
+}
+
+// TestFeatureFilesShareChunks: the column chunks a feature's files take
+// from the previous feature's files (narrowchunks.go) make files equal
+// byte for byte to those written with every chunk encoded, over row
+// groups cut by the row-group limit too, and the reuse happens.
+func TestFeatureFilesShareChunks(t *testing.T) {
+	mem, wide, ids := hardSetup(t)
+	ctx, feats := context.Background(), hardFeatures
+	for _, c := range []struct {
+		name     string
+		opts     NarrowOptions
+		rowGroup int
+	}{
+		{"sliced", NarrowOptions{TradeIDs: ids}, 0},
+		{"small batches, small row groups", NarrowOptions{BatchRows: 97, TradeIDs: ids, Start: day0.Add(-30 * time.Minute)}, 300},
+		{"row by row", NarrowOptions{BatchRows: 1000, rowByRow: true}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.opts.Mem, c.opts.ProcessedTime = mem, time.Unix(1700000000, 123000)
+			write := func(share bool) (map[string][]byte, int) {
+				w := openTemp(t, mem)
+				tbl, err := w.Table(ctx, FeaturesTable)
+				if err != nil {
+					t.Fatal(err)
+				}
+				target, err := arrowSchema(tbl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fw, err := newFeatureFileWriter(ctx, tbl, target, uuid.New(), mem)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fw.share = share
+				if c.rowGroup > 0 {
+					props := maps.Clone(tbl.Properties())
+					props[table.ParquetRowGroupLimitKey] = fmt.Sprint(c.rowGroup)
+					if fw.props, err = parquetWriteProperties(props, tableio.NewRecycler()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for rec, err := range withTableSchema(WideToNarrow(wide, feats, c.opts), target) {
+					if err == nil {
+						err = fw.write(ctx, rec)
+						rec.Release()
+					}
+					if err != nil {
+						fw.abort(ctx)
+						t.Fatal(err)
+					}
+				}
+				files, err := fw.dataFiles(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string][]byte{}
+				for _, f := range files {
+					b, err := os.ReadFile(strings.TrimPrefix(f.FilePath(), "file://"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					out[fmt.Sprint(f.Partition())] = b
+				}
+				return out, fw.chunks.hits
+			}
+			shared, hits := write(true)
+			plain, none := write(false)
+			if len(shared) != len(plain) || len(shared) == 0 {
+				t.Fatalf("%d files, %d without sharing", len(shared), len(plain))
+			}
+			for k, b := range plain {
+				sameChunks(t, k, shared[k], b)
+			}
+			// f_b's files take all but the value, name, id and namespace
+			// chunks from f_a's (symbol, timestamp, the null columns,
+			// status, processed time, seq, trade id; their version is
+			// another array after the error feature's)
+			want := 0
+			for k := range plain {
+				if strings.Contains(k, "f_b") && !c.opts.rowByRow {
+					want += 8 * max(1, 1000/max(c.rowGroup, 1000))
+				}
+			}
+			if none != 0 || hits < want {
+				t.Errorf("%d chunks reused (want at least %d), %d without sharing", hits, want, none)
+			}
+			t.Logf("%d files, %d chunks reused", len(plain), hits)
+		})
+	}
+}
+
+// sameChunks checks that two Parquet files hold the same column chunks,
+// byte for byte, but for a dictionary that may hold more entries than
+// the chunk uses (the symbol's, taken from the indices of the whole wide
+// column seen so far): there the values read must be equal.
+func sameChunks(t *testing.T, name string, got, want []byte) {
+	t.Helper()
+	open := func(b []byte) *file.Reader {
+		r, err := file.NewParquetReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	g, w := open(got), open(want)
+	if g.NumRowGroups() != w.NumRowGroups() || g.NumRows() != w.NumRows() {
+		t.Fatalf("%s: %d row groups, %d rows; every chunk encoded: %d, %d", name, g.NumRowGroups(), g.NumRows(), w.NumRowGroups(), w.NumRows())
+	}
+	chunk := func(b []byte, c *metadata.ColumnChunkMetaData) []byte {
+		lo := c.DataPageOffset()
+		if c.HasDictionaryPage() {
+			lo = c.DictionaryPageOffset()
+		}
+		return b[lo : lo+c.TotalCompressedSize()]
+	}
+	for i := range g.NumRowGroups() {
+		gm, wm := g.MetaData().RowGroup(i), w.MetaData().RowGroup(i)
+		for j := range gm.NumColumns() {
+			gc, _ := gm.ColumnChunk(j)
+			wc, _ := wm.ColumnChunk(j)
+			if bytes.Equal(chunk(got, gc), chunk(want, wc)) && gc.NumValues() == wc.NumValues() {
+				continue
+			}
+			path := gc.PathInSchema().String()
+			if path != ColSymbol {
+				t.Errorf("%s: row group %d, column %s: %d bytes, %d when every chunk is encoded", name, i, path, gc.TotalCompressedSize(), wc.TotalCompressedSize())
+				continue
+			}
+			read := func(r *file.Reader) arrow.Table {
+				fr, err := pqarrow.NewFileReader(r, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tbl, err := fr.ReadTable(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tbl
+			}
+			a, b := read(g), read(w)
+			k := a.Schema().FieldIndices(ColSymbol)[0]
+			equal := array.ChunkedEqual(a.Column(k).Data(), b.Column(k).Data())
+			a.Release()
+			b.Release()
+			if !equal {
+				t.Errorf("%s: column %s reads differently", name, path)
+			}
+		}
 	}
 }
