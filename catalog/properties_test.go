@@ -1,9 +1,13 @@
 package catalog
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -25,5 +29,48 @@ func TestTablePropertiesUseIcebergKeys(t *testing.T) {
 	}
 	if got := tableProperties(KnownTables[FeaturesTable])[table.ParquetCompressionKey]; got != "snappy" {
 		t.Errorf("ft_features codec = %q, want snappy (featureWriteProperties)", got)
+	}
+}
+
+// A ft_features created before its write properties existed gets them
+// when fdag next opens it for writing (its commits could not prove files
+// within a replaced scope with truncated bounds); a property set by hand
+// stays as it is, and a second open changes nothing.
+func TestOldFeaturesTableGetsWriteProperties(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	w := openTemp(t, mem)
+	def := KnownTables[FeaturesTable]
+	spec, err := def.spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handSet := iceberg.Properties{table.ParquetCompressionKey: "zstd"}
+	if _, err := w.cat.CreateTable(ctx, w.ident(FeaturesTable), def.Schema, icecat.WithPartitionSpec(&spec), icecat.WithProperties(handSet)); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := tbl.Properties()
+	if got := props[table.ParquetCompressionKey]; got != "zstd" {
+		t.Errorf("hand-set codec became %q", got)
+	}
+	for _, col := range []string{"feature_name", "feature_version", ColSymbol} {
+		if got := props[metricsModeKey+col]; got != "full" {
+			t.Errorf("%s%s = %q, want full", metricsModeKey, col, got)
+		}
+	}
+	if got := props["write.parquet.dict-encoding-enabled.column."+ColTimestamp]; got != "false" {
+		t.Errorf("timestamp dictionary property = %q", got)
+	}
+	again, err := w.Table(ctx, FeaturesTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.MetadataLocation() != tbl.MetadataLocation() {
+		t.Errorf("a second open wrote new metadata %s (was %s)", again.MetadataLocation(), tbl.MetadataLocation())
 	}
 }
