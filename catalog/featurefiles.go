@@ -543,15 +543,6 @@ func (c *chunkWriter) writeColumn(fw *featureFileWriter, arr arrow.Array, ones, 
 	return pqarrow.WriteArrowToColumn(c.actx, cw, arr, def, nil, fw.schema.Field(j).Nullable)
 }
 
-// dictEncoder is the part of arrow-go's Parquet dictionary encoder the
-// direct dictionary write uses.
-type dictEncoder interface {
-	Encoding() parquet.Encoding
-	NumEntries() int
-	NormalizeDict(arrow.Array) (arrow.Array, error)
-	PutDictionary(arrow.Array) error
-}
-
 // maxChunkDictionary is the most entries a column chunk's dictionary
 // gets from its first batch (the distinct symbols of a multi-symbol
 // write; one for the constant columns).
@@ -579,7 +570,7 @@ type chunkDictionary struct {
 func (c *chunkWriter) writeDictionary(fw *featureFileWriter, arr arrow.Array, def []int16) (bool, error) {
 	d, cw := &c.dict, c.cw
 	n := arr.Len()
-	enc, ok := cw.CurrentEncoder().(dictEncoder)
+	enc, ok := cw.CurrentEncoder().(tableio.DictionaryEncoder)
 	if d.dense || !ok || n == 0 || arr.NullN() > 0 ||
 		(enc.Encoding() != parquet.Encodings.PlainDict && enc.Encoding() != parquet.Encodings.RLEDict) {
 		d.dense = true
@@ -637,17 +628,8 @@ func (c *chunkWriter) writeDictionary(fw *featureFileWriter, arr arrow.Array, de
 		} else {
 			d.arr = intArray(fw.mem, d.ints, d.int32)
 		}
-		norm, err := enc.NormalizeDict(d.arr)
-		if err != nil {
+		if err := tableio.PutDictionary(enc, d.arr); err != nil {
 			return false, err
-		}
-		err = enc.PutDictionary(norm)
-		norm.Release()
-		if err != nil {
-			return false, err
-		}
-		if enc.NumEntries() != d.arr.Len() {
-			return false, fmt.Errorf("dictionary of %d entries holds %d", d.arr.Len(), enc.NumEntries())
 		}
 	}
 	if stats := cw.PageStatistics(); stats != nil {

@@ -81,33 +81,14 @@ func writeParquet(ctx context.Context, w io.Writer, rdr array.RecordReader, wopt
 	if rowGroup <= 0 {
 		rowGroup = DefaultRowGroupRows
 	}
-	codec, err := wopts.Compression.codec()
-	if err != nil {
-		return err
-	}
 	mem := wopts.parquetMem
 	if mem == nil {
 		mem = newRecycler(recycleLimit)
 	}
-	opts := []parquet.WriterProperty{
-		parquet.WithAllocator(mem),
-		parquet.WithCompression(codec),
-		parquet.WithMaxRowGroupLength(int64(rowGroup)),
-		// Dictionary-encoding float columns costs a hash per value and
-		// rarely pays: it was most of the write time of a wide feature
-		// table. Strings (symbol, side, venue) keep it.
-		parquet.WithDictionaryDefault(false),
-		parquet.WithDataPageSize(dataPageBytes),
+	props, err := parquetProps(rdr.Schema(), int64(rowGroup), wopts.Compression, mem)
+	if err != nil {
+		return err
 	}
-	if wopts.Compression == ZSTD {
-		opts = append(opts, parquet.WithCompressionLevel(1))
-	}
-	for _, f := range rdr.Schema().Fields() {
-		if f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING {
-			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
-		}
-	}
-	props := parquet.NewWriterProperties(opts...)
 	// Storing the Arrow schema keeps timestamp time zones and the schema
 	// metadata (fdag.features) exact on a round trip.
 	arrProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
@@ -139,6 +120,34 @@ func writeParquet(ctx context.Context, w io.Writer, rdr array.RecordReader, wopt
 		return err
 	}
 	return bw.close()
+}
+
+// parquetProps are the writer properties of a Parquet write of schema
+// sc.
+func parquetProps(sc *arrow.Schema, rowGroup int64, c Compression, mem memory.Allocator) (*parquet.WriterProperties, error) {
+	codec, err := c.codec()
+	if err != nil {
+		return nil, err
+	}
+	opts := []parquet.WriterProperty{
+		parquet.WithAllocator(mem),
+		parquet.WithCompression(codec),
+		parquet.WithMaxRowGroupLength(rowGroup),
+		// Dictionary-encoding float columns costs a hash per value and
+		// rarely pays: it was most of the write time of a wide feature
+		// table. Strings (symbol, side, venue) keep it.
+		parquet.WithDictionaryDefault(false),
+		parquet.WithDataPageSize(dataPageBytes),
+	}
+	if c == ZSTD {
+		opts = append(opts, parquet.WithCompressionLevel(1))
+	}
+	for _, f := range sc.Fields() {
+		if f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING {
+			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+		}
+	}
+	return parquet.NewWriterProperties(opts...), nil
 }
 
 // batchWriter writes record batches to a Parquet file.

@@ -3,6 +3,7 @@ package tableio
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 )
 
 // columnWriter writes a flat Arrow schema (no lists, structs or maps) to
@@ -24,27 +26,53 @@ import (
 // pqarrow's FileWriter encodes one column after the other on one core: at
 // 26 columns of 10M rows that was most of `fdag compute`'s time (bench/
 // README.md). Column chunks of a buffered row group are independent (each
-// has its own page buffer, encoder, statistics and metadata builder), so
-// they can be written concurrently; the row group's Close then copies the
-// buffers to the file in column order, which is the only serial part. The
-// file is what pqarrow.FileWriter with WithStoreSchema writes: the same
-// Parquet schema and the Arrow schema stored under ARROW:schema, so
-// pyarrow, Polars and tableio.Read read it back exactly (time zones and
+// has its own pages, statistics and metadata builder), so they can be
+// written concurrently; the row group's close then copies the chunks to
+// the file in column order, which is the only serial part. DOUBLE and
+// INT64 columns are written by plainChunk, the others by arrow-go's
+// column writers. The file is what pqarrow.FileWriter with WithStoreSchema
+// writes (arrow-go's file metadata builder and page writers lay it out):
+// the same Parquet schema and the Arrow schema stored under ARROW:schema,
+// so pyarrow, Polars and tableio.Read read it back exactly (time zones and
 // the fdag.features metadata included).
 type columnWriter struct {
 	schema   *arrow.Schema
-	fw       *file.Writer
-	rgw      file.BufferedRowGroupWriter
-	rgRows   int64 // rows in rgw
+	pqSchema *schema.Schema
+	props    *parquet.WriterProperties
+	sink     *tellWriter
+	meta     *metadata.FileMetaDataBuilder
+	rg       *metadata.RowGroupMetaDataBuilder // nil between row groups
+	rgCount  int16
+	rgRows   int64 // rows in rg
 	maxRows  int64 // per row group
 	nullable []bool
 	dict     []bool // dictionary-encoded
 	workers  int
-	// per column: a write context (its buffers are not safe for
+	// per column: plainChunk's writer, or arrow-go's column writer of the
+	// row group with a write context (its buffers are not safe for
 	// concurrent use) and a definition-levels buffer
-	ctxs []context.Context
-	defs [][]int16
+	plain []*plainChunk
+	few   []*stringDictionary // dictionary-encoded string columns
+	cols  []file.ColumnChunkWriter
+	ctxs  []context.Context
+	defs  [][]int16
 }
+
+// tellWriter is the file as arrow-go's page writers take it.
+type tellWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (t *tellWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	t.n += int64(n)
+	return n, err
+}
+
+func (t *tellWriter) Tell() int64 { return t.n }
+
+var parquetMagic = []byte("PAR1")
 
 // flatSchema reports whether every field of sc is a primitive or string
 // column, which columnWriter handles.
@@ -72,21 +100,58 @@ func newColumnWriter(ctx context.Context, sc *arrow.Schema, w io.Writer, props *
 	// As pqarrow.WithStoreSchema (a flat schema needs none of its list
 	// field renaming).
 	meta.Append("ARROW:schema", base64.StdEncoding.EncodeToString(flight.SerializeSchema(sc, props.Allocator())))
-	fw, err := file.NewParquetWriterWithError(w, pqSchema.Root(), file.WithWriterProps(props), file.WithWriteMetadata(meta))
-	if err != nil {
-		return nil, err
-	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	cw := &columnWriter{schema: sc, fw: fw, maxRows: props.MaxRowGroupLength(), workers: workers,
-		nullable: make([]bool, sc.NumFields()), dict: make([]bool, sc.NumFields()), ctxs: make([]context.Context, sc.NumFields()), defs: make([][]int16, sc.NumFields())}
+	n := sc.NumFields()
+	cw := &columnWriter{schema: sc, pqSchema: pqSchema, props: props, sink: &tellWriter{w: w},
+		meta: metadata.NewFileMetadataBuilder(pqSchema, props, meta), maxRows: props.MaxRowGroupLength(), workers: workers,
+		nullable: make([]bool, n), dict: make([]bool, n), plain: make([]*plainChunk, n), few: make([]*stringDictionary, n), cols: make([]file.ColumnChunkWriter, n),
+		ctxs: make([]context.Context, n), defs: make([][]int16, n)}
 	for j, f := range sc.Fields() {
+		descr := pqSchema.Column(j)
 		cw.nullable[j] = f.Nullable
-		cw.dict[j] = props.DictionaryEnabledFor(pqSchema.Column(j).Path())
+		cw.dict[j] = props.DictionaryEnabledFor(descr.Path())
+		if plainColumn(f, descr, props) {
+			if cw.plain[j], err = newPlainChunk(f, descr, props); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		cw.ctxs[j] = pqarrow.NewArrowWriteContext(ctx, &arrProps)
+		// (arrow-go's cost fallback to PLAIN, for uncompressed columns,
+		// weighs the values' plain size, which only its own path sees)
+		if cw.dict[j] && f.Type.ID() == arrow.STRING && !props.DictionaryCostFallbackEnabledFor(descr.Path()) {
+			cw.few[j] = &stringDictionary{mem: props.Allocator()}
+		}
+	}
+	if _, err := cw.sink.Write(parquetMagic); err != nil {
+		return nil, err
 	}
 	return cw, nil
+}
+
+// startRowGroup begins a row group: its metadata, a chunk per column.
+func (cw *columnWriter) startRowGroup() error {
+	cw.rg, cw.rgRows = cw.meta.AppendRowGroup(), 0
+	for j := range cw.schema.NumFields() {
+		ccb := cw.rg.NextColumnChunk()
+		if cw.plain[j] != nil {
+			cw.plain[j].start(ccb)
+			continue
+		}
+		path := ccb.Descr().Path()
+		pager, err := file.NewPageWriter(cw.sink, cw.props.CompressionFor(path), cw.props.CompressionLevelFor(path), ccb,
+			cw.rgCount, int16(j), cw.props.Allocator(), true, nil, nil)
+		if err != nil {
+			return err
+		}
+		cw.cols[j] = file.NewColumnChunkWriter(ccb, pager, cw.props)
+		if cw.few[j] != nil {
+			cw.few[j].start()
+		}
+	}
+	return nil
 }
 
 // write appends rec, starting a new row group whenever the current one is
@@ -96,15 +161,13 @@ func (cw *columnWriter) write(rec arrow.RecordBatch) error {
 		return fmt.Errorf("record schema does not match the writer's:\nrecord: %s\nwriter: %s", rec.Schema(), cw.schema)
 	}
 	for off, n := int64(0), rec.NumRows(); off < n; {
-		if cw.rgw == nil || cw.rgRows >= cw.maxRows {
+		if cw.rg == nil || cw.rgRows >= cw.maxRows {
 			if err := cw.closeRowGroup(); err != nil {
 				return err
 			}
-			rgw, err := cw.fw.AppendBufferedRowGroupChecked()
-			if err != nil {
+			if err := cw.startRowGroup(); err != nil {
 				return err
 			}
-			cw.rgw, cw.rgRows = rgw, 0
 		}
 		take := min(n-off, cw.maxRows-cw.rgRows)
 		part := rec
@@ -152,9 +215,11 @@ func (cw *columnWriter) eachColumn(f func(j int) error) error {
 }
 
 func (cw *columnWriter) writeColumn(j int, arr arrow.Array) error {
-	col, err := cw.rgw.Column(j)
-	if err != nil {
-		return err
+	if cw.plain[j] != nil {
+		if err := cw.plain[j].write(arr); err != nil {
+			return fmt.Errorf("column %s: %w", cw.schema.Field(j).Name, err)
+		}
+		return nil
 	}
 	var def []int16
 	if cw.nullable[j] {
@@ -178,48 +243,82 @@ func (cw *columnWriter) writeColumn(j int, arr arrow.Array) error {
 			}
 		}
 	}
-	if err := pqarrow.WriteArrowToColumn(cw.ctxs[j], col, arr, def, nil, cw.nullable[j]); err != nil {
+	if cw.few[j] != nil {
+		if done, err := cw.few[j].write(cw.cols[j], arr, def); done || err != nil {
+			if err != nil {
+				return fmt.Errorf("column %s: %w", cw.schema.Field(j).Name, err)
+			}
+			return nil
+		}
+	}
+	if err := pqarrow.WriteArrowToColumn(cw.ctxs[j], cw.cols[j], arr, def, nil, cw.nullable[j]); err != nil {
 		return fmt.Errorf("column %s: %w", cw.schema.Field(j).Name, err)
 	}
 	return nil
 }
 
 // closeRowGroup compresses the last page of every column chunk in
-// parallel, then lets the row group's Close write the chunks to the file
-// in column order. A column chunk's last page is otherwise built at that
-// Close, one column after the other: with row groups shorter than a page
-// (64K doubles are 512 KiB, a page 1 MiB) that was every page of the file,
-// compressed on one core. Dictionary-encoded columns keep their pages for
-// Close, which writes the dictionary page first.
+// parallel, then writes the chunks to the file in column order. A column
+// chunk's last page would otherwise be built at that serial close: with
+// row groups of a page or a few, much of the file, compressed on one core.
+// Dictionary-encoded columns keep their pages for the close, which writes
+// the dictionary page first.
 func (cw *columnWriter) closeRowGroup() error {
-	if cw.rgw == nil {
+	if cw.rg == nil {
 		return nil
 	}
 	err := cw.eachColumn(func(j int) error {
-		if cw.dict[j] {
+		switch {
+		case cw.plain[j] != nil:
+			return cw.plain[j].flushPage()
+		case cw.dict[j]:
 			return nil
 		}
-		col, err := cw.rgw.Column(j)
-		if err != nil {
-			return err
-		}
-		if f, ok := col.(interface{ FlushBufferedDataPages() error }); ok {
+		if f, ok := cw.cols[j].(interface{ FlushBufferedDataPages() error }); ok {
 			return f.FlushBufferedDataPages()
 		}
 		return nil
 	})
-	if cerr := cw.rgw.Close(); err == nil {
-		err = cerr
+	for j := range cw.schema.NumFields() {
+		var cerr error
+		switch {
+		case cw.plain[j] != nil && err == nil:
+			cerr = cw.plain[j].writeTo(cw.sink, cw.rgCount, int16(j))
+		case cw.plain[j] != nil:
+			cw.plain[j].release()
+		default:
+			cerr = cw.cols[j].Close()
+			cw.cols[j] = nil
+		}
+		if err == nil {
+			err = cerr
+		}
 	}
-	cw.rgw = nil
+	if err == nil {
+		cw.rg.SetNumRows(int(cw.rgRows))
+		err = cw.rg.Finish(0, cw.rgCount)
+	}
+	cw.rg = nil
+	cw.rgCount++
 	return err
 }
 
-// close finishes the file.
+// close finishes the file: the last row group and the footer.
 func (cw *columnWriter) close() error {
 	if err := cw.closeRowGroup(); err != nil {
-		cw.fw.Close()
 		return err
 	}
-	return cw.fw.Close()
+	md, err := cw.meta.Finish()
+	if err != nil {
+		return err
+	}
+	n, err := md.WriteTo(cw.sink, nil)
+	if err != nil {
+		return err
+	}
+	var tail [8]byte
+	binary.LittleEndian.PutUint32(tail[:], uint32(n))
+	copy(tail[4:], parquetMagic)
+	_, err = cw.sink.Write(tail[:])
+	return err
 }
