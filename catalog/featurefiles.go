@@ -739,7 +739,11 @@ func (k *knownConstant) of(a *array.String) (string, bool) {
 	if k.offsets == bufs[1] && k.data == bufs[2] && lo >= k.lo && hi <= k.hi && a.NullN() == 0 {
 		return k.v, true
 	}
-	v, ok := constantValue(a)
+	// made by constantString (narrow.go): known without reading it
+	v, ok := madeConstant(bufs[1], bufs[2])
+	if ok = ok && a.Len() > 0 && a.NullN() == 0; !ok {
+		v, ok = constantValue(a)
+	}
 	if ok {
 		k.release()
 		bufs[1].Retain()

@@ -1,6 +1,10 @@
 package catalog
 
 import (
+	"runtime"
+	"sync"
+	"weak"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -246,10 +250,38 @@ func constantString(mem memory.Allocator, s string, n int) arrow.Array {
 		copy(b[k:], b[:k])
 	}
 	d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{nil, offsets, data}, nil, 0, 0)
+	markConstant(offsets, data, s)
 	offsets.Release()
 	data.Release()
 	defer d.Release()
 	return array.MakeFromData(d)
+}
+
+// constantArrays are the arrays constantString made, by their data
+// buffer (weakly: an entry goes when its buffer does), so the writer
+// knows them as constant without comparing their bytes (knownConstant).
+var constantArrays sync.Map // weak.Pointer[memory.Buffer] -> constantArray
+
+type constantArray struct {
+	offsets weak.Pointer[memory.Buffer]
+	v       string
+}
+
+func markConstant(offsets, data *memory.Buffer, s string) {
+	key := weak.Make(data)
+	constantArrays.Store(key, constantArray{weak.Make(offsets), s})
+	runtime.AddCleanup(data, func(k weak.Pointer[memory.Buffer]) { constantArrays.Delete(k) }, key)
+}
+
+// madeConstant is the value of an array of these buffers constantString
+// made.
+func madeConstant(offsets, data *memory.Buffer) (string, bool) {
+	e, ok := constantArrays.Load(weak.Make(data))
+	if !ok {
+		return "", false
+	}
+	c := e.(constantArray)
+	return c.v, c.offsets.Value() == offsets
 }
 
 // constantTimestamp is n copies of v.

@@ -205,3 +205,39 @@ func TestFeaturesTableWriteProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestMadeConstant: the writer knows constantString's arrays (and their
+// slices) as constant without reading them, and an array of other
+// buffers only by its values.
+func TestMadeConstant(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	a := constantString(mem, "rolling_mean_20", 1000)
+	defer a.Release()
+	bufs := a.Data().Buffers()
+	if v, ok := madeConstant(bufs[1], bufs[2]); !ok || v != "rolling_mean_20" {
+		t.Fatalf("madeConstant = %q, %v", v, ok)
+	}
+	if _, ok := madeConstant(memory.NewBufferBytes(make([]byte, 1001*4)), bufs[2]); ok {
+		t.Fatal("the data under other offsets is known as constant")
+	}
+	for _, c := range []struct {
+		vals []string
+		want bool
+	}{{[]string{"x", "x", "x"}, true}, {[]string{"x", "y"}, false}, {[]string{"ab", "a", "b"}, false}} {
+		b := stringArray(mem, c.vals)
+		var k knownConstant
+		if v, ok := k.of(b.(*array.String)); ok != c.want || ok && v != c.vals[0] {
+			t.Errorf("%q: %q, %v", c.vals, v, ok)
+		}
+		k.release()
+		b.Release()
+	}
+	s := array.NewSlice(a, 10, 20)
+	defer s.Release()
+	var k knownConstant
+	defer k.release()
+	if v, ok := k.of(s.(*array.String)); !ok || v != "rolling_mean_20" {
+		t.Fatalf("slice: %q, %v", v, ok)
+	}
+}
