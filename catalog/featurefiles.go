@@ -98,7 +98,8 @@ type featureFileWriter struct {
 	// files of the next feature may reuse (narrowchunks.go)
 	feature int
 	chunks  chunkCache
-	share   bool // reuse chunks (off only in tests, to compare)
+	share   bool          // reuse chunks (off only in tests, to compare)
+	names   knownConstant // the feature names of the last batch
 
 	open    map[featurePartition]*featureFile
 	order   []featurePartition // open's keys, in order of opening
@@ -118,6 +119,27 @@ type featurePartition struct {
 }
 
 const microsPerDay = 86_400_000_000
+
+// dayRange is a partition's day as its first microsecond, to tell the
+// times in it without dayOf's division per row.
+type dayRange struct {
+	day   int32
+	start int64
+	exact bool // start did not overflow (it does at the ends of int64)
+}
+
+func (p featurePartition) days() dayRange {
+	start := int64(p.day) * microsPerDay
+	return dayRange{p.day, start, start/microsPerDay == int64(p.day)}
+}
+
+func (r dayRange) holds(micros int64) bool {
+	if !r.exact {
+		return dayOf(micros) == r.day
+	}
+	d := micros - r.start // negative when it overflows
+	return micros >= r.start && d >= 0 && d < microsPerDay
+}
 
 func dayOf(micros int64) int32 {
 	d := micros / microsPerDay
@@ -244,10 +266,15 @@ func (fw *featureFileWriter) write(ctx context.Context, rec arrow.RecordBatch) e
 		return fmt.Errorf("a narrow row without feature_name or %s", ColTimestamp)
 	}
 	n := int(rec.NumRows())
+	// a batch of one feature (the usual one: its name column is one of
+	// WideToNarrow's constants) is cut at days only
+	_, oneName := fw.names.of(names)
+	ts := times.Values()
 	for lo := 0; lo < n; {
-		key := featurePartition{names.Value(lo), dayOf(int64(times.Value(lo)))}
+		key := featurePartition{names.Value(lo), dayOf(int64(ts[lo]))}
+		day := key.days()
 		hi := lo + 1
-		for hi < n && names.Value(hi) == key.name && dayOf(int64(times.Value(hi))) == key.day {
+		for hi < n && (oneName || names.Value(hi) == key.name) && day.holds(int64(ts[hi])) {
 			hi++
 		}
 		f, err := fw.file(ctx, key)
@@ -397,6 +424,7 @@ func (fw *featureFileWriter) checkPartition(df iceberg.DataFile, key featurePart
 // release drops what the writer retained of the batches.
 func (fw *featureFileWriter) release() {
 	fw.shared.release()
+	fw.names.release()
 	fw.chunks.drop(math.MaxInt)
 }
 

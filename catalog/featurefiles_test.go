@@ -458,3 +458,18 @@ func sameChunks(t *testing.T, name string, got, want []byte) {
 		}
 	}
 }
+
+// TestDayRange: dayRange.holds agrees with dayOf over day boundaries, negative times
+// and the ends of int64, where the difference overflows.
+func TestDayRange(t *testing.T) {
+	vals := []int64{math.MinInt64, math.MinInt64 + 1, -microsPerDay - 1, -microsPerDay, -1, 0, 1,
+		microsPerDay - 1, microsPerDay, 19723*microsPerDay + 5, math.MaxInt64 - microsPerDay, math.MaxInt64 - 1, math.MaxInt64}
+	for _, a := range vals {
+		r := featurePartition{day: dayOf(a)}.days()
+		for _, b := range vals {
+			if got, want := r.holds(b), dayOf(b) == dayOf(a); got != want {
+				t.Errorf("day of %d holds %d: %v, want %v", a, b, got, want)
+			}
+		}
+	}
+}
