@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -99,6 +100,8 @@ type featureFileWriter struct {
 	feature int
 	chunks  chunkCache
 	share   bool          // reuse chunks (off only in tests, to compare)
+	direct  bool          // write constant string chunks directly (constchunk.go; off only in tests)
+	direct1 atomic.Int64  // chunks written so, for tests
 	names   knownConstant // the feature names of the last batch
 
 	open    map[featurePartition]*featureFile
@@ -188,7 +191,7 @@ func newFeatureFileWriter(ctx context.Context, tbl *table.Table, schema *arrow.S
 	}
 	fw := &featureFileWriter{tbl: tbl, describe: describe, schema: schema, fs: wfs, props: props, arrProps: arrProps,
 		pqSchema: pqs, meta: meta, mem: mem, uuid: id, workers: runtime.GOMAXPROCS(0),
-		nameCol: -1, tsCol: -1, valueCol: -1, share: true, isList: make([]bool, schema.NumFields()),
+		nameCol: -1, tsCol: -1, valueCol: -1, share: true, direct: true, isList: make([]bool, schema.NumFields()),
 		open: map[featurePartition]*featureFile{}, parts: map[featurePartition]int{}, closing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	for j, f := range schema.Fields() {
 		switch f.Name {

@@ -324,6 +324,8 @@ func TestFeatureFilesShareChunks(t *testing.T) {
 		{"sliced", NarrowOptions{TradeIDs: ids}, 0},
 		{"small batches, small row groups", NarrowOptions{BatchRows: 97, TradeIDs: ids, Start: day0.Add(-30 * time.Minute)}, 300},
 		{"row by row", NarrowOptions{BatchRows: 1000, rowByRow: true}, 0},
+		// row groups of 3 to 9 rows: RLE runs shorter than 8 (constchunk.go)
+		{"batches of 3", NarrowOptions{BatchRows: 3, TradeIDs: ids}, 7},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.opts.Mem, c.opts.ProcessedTime = mem, time.Unix(1700000000, 123000)
@@ -341,7 +343,8 @@ func TestFeatureFilesShareChunks(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				fw.share = share
+				// off: every chunk encoded by arrow-go's column writer
+				fw.share, fw.direct = share, share
 				if c.rowGroup > 0 {
 					props := maps.Clone(tbl.Properties())
 					props[table.ParquetRowGroupLimitKey] = fmt.Sprint(c.rowGroup)
@@ -370,6 +373,12 @@ func TestFeatureFilesShareChunks(t *testing.T) {
 						t.Fatal(err)
 					}
 					out[fmt.Sprint(f.Partition())] = b
+				}
+				if share && fw.direct1.Load() == 0 {
+					t.Error("no constant chunk written directly")
+				}
+				if !share && fw.direct1.Load() != 0 {
+					t.Error("constant chunks written directly with direct off")
 				}
 				return out, fw.chunks.hits
 			}
@@ -428,7 +437,7 @@ func sameChunks(t *testing.T, name string, got, want []byte) {
 		for j := range gm.NumColumns() {
 			gc, _ := gm.ColumnChunk(j)
 			wc, _ := wm.ColumnChunk(j)
-			if bytes.Equal(chunk(got, gc), chunk(want, wc)) && gc.NumValues() == wc.NumValues() {
+			if bytes.Equal(chunk(got, gc), chunk(want, wc)) && chunkMeta(t, gc) == chunkMeta(t, wc) {
 				continue
 			}
 			path := gc.PathInSchema().String()
@@ -457,6 +466,24 @@ func sameChunks(t *testing.T, name string, got, want []byte) {
 			}
 		}
 	}
+}
+
+// chunkMeta is what a column chunk's metadata says of it.
+func chunkMeta(t *testing.T, c *metadata.ColumnChunkMetaData) string {
+	t.Helper()
+	s := fmt.Sprint(c.NumValues(), c.Encodings(), c.EncodingStats(), c.TotalCompressedSize(), c.TotalUncompressedSize(), c.HasDictionaryPage())
+	if ok, _ := c.StatsSet(); ok {
+		st, err := c.Statistics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := st.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s += fmt.Sprintf(" %q %q %v %v", enc.Min, enc.Max, enc.NullCount, enc.HasNullCount)
+	}
+	return s
 }
 
 // TestDayRange: dayRange.holds agrees with dayOf over day boundaries, negative times

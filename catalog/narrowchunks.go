@@ -272,6 +272,7 @@ type chunkWriter struct {
 	follow      *sharedChunk  // the chunk this one has followed so far
 	deferred    []arrow.Array // retained, written only if it stops following
 	store       *sharedChunk  // this chunk, for files to come
+	konstChunk  constantChunk // its batches while one value (constchunk.go)
 }
 
 // admit decides for a batch of the chunk: true when it is deferred (the
@@ -306,6 +307,16 @@ func (c *chunkWriter) admit(fw *featureFileWriter, arr arrow.Array) bool {
 
 // open starts the chunk's column writer.
 func (c *chunkWriter) open(fw *featureFileWriter, ctx context.Context) error {
+	if err := c.openPager(fw); err != nil {
+		return err
+	}
+	c.cw = file.NewColumnChunkWriter(c.meta, c.pager, fw.props)
+	c.actx = pqarrow.NewArrowWriteContext(ctx, &fw.arrProps)
+	return nil
+}
+
+// openPager starts the chunk's metadata and page writer.
+func (c *chunkWriter) openPager(fw *featureFileWriter) error {
 	descr := fw.pqSchema.Column(c.j)
 	c.meta = metadata.NewColumnChunkMetaDataBuilder(fw.props, descr)
 	c.sink = chunkBuffers.Get().(*chunkBuffer)
@@ -317,23 +328,16 @@ func (c *chunkWriter) open(fw *featureFileWriter, ctx context.Context) error {
 		return err
 	}
 	c.pager = &chunkPager{PageWriter: pw, dictEnc: map[parquet.Encoding]int32{}, dataEnc: map[parquet.Encoding]int32{}}
-	c.cw = file.NewColumnChunkWriter(c.meta, c.pager, fw.props)
-	c.actx = pqarrow.NewArrowWriteContext(ctx, &fw.arrProps)
 	return nil
 }
 
 // write encodes arr, after the batches deferred so far.
 func (c *chunkWriter) write(fw *featureFileWriter, ctx context.Context, arr arrow.Array, ones, zeros []int16) error {
-	if c.cw == nil {
-		if err := c.open(fw, ctx); err != nil {
-			return err
-		}
-	}
 	for len(c.deferred) > 0 {
 		d := c.deferred[0]
 		c.deferred = c.deferred[1:]
 		lo, z := fw.shared.levels(d.Len())
-		err := c.writeColumn(fw, d, lo, z)
+		err := c.put(fw, ctx, d, lo, z)
 		d.Release()
 		if err != nil {
 			return err
@@ -341,6 +345,29 @@ func (c *chunkWriter) write(fw *featureFileWriter, ctx context.Context, arr arro
 	}
 	if arr == nil {
 		return nil
+	}
+	return c.put(fw, ctx, arr, ones, zeros)
+}
+
+// put writes arr to the chunk: kept as part of a constant chunk while it
+// is one (constchunk.go), else encoded by the column writer, after the
+// constant batches so far.
+func (c *chunkWriter) put(fw *featureFileWriter, ctx context.Context, arr arrow.Array, ones, zeros []int16) error {
+	if c.cw == nil {
+		if c.takeConstant(fw, arr) {
+			return nil
+		}
+		if err := c.open(fw, ctx); err != nil {
+			return err
+		}
+		for _, a := range c.dropConstant() {
+			lo, z := fw.shared.levels(a.Len())
+			err := c.writeColumn(fw, a, lo, z)
+			a.Release()
+			if err != nil {
+				return err
+			}
+		}
 	}
 	return c.writeColumn(fw, arr, ones, zeros)
 }
@@ -369,6 +396,9 @@ func (c *chunkWriter) encode(fw *featureFileWriter, ctx context.Context) (*encod
 	if err := c.write(fw, ctx, nil, nil, nil); err != nil {
 		return nil, err
 	}
+	if c.cw == nil && len(c.konstChunk.arrs) > 0 {
+		return c.encodeConstant(fw)
+	}
 	if c.cw == nil { // no batch: an empty chunk
 		if err := c.open(fw, ctx); err != nil {
 			return nil, err
@@ -379,13 +409,18 @@ func (c *chunkWriter) encode(fw *featureFileWriter, ctx context.Context) (*encod
 	if err != nil {
 		return nil, err
 	}
+	return c.encoded(), nil
+}
+
+// encoded is the chunk's pages and metadata, its page writer closed.
+func (c *chunkWriter) encoded() *encodedChunk {
 	t := c.pager.PageWriter.(pagerTotals)
 	enc := &encodedChunk{buf: c.sink, dictPage: c.pager.dictPages > 0, hasDict: c.pager.hasDict, fallback: c.pager.fallback,
 		enc: metadata.EncodingStats{DictEncodingStats: c.pager.dictEnc, DataEncodingStats: c.pager.dataEnc}, meta: c.meta,
 		info: metadata.ChunkMetaInfo{NumValues: t.NumValues(), IndexPageOffset: -1, DataPageOffset: t.DataPageoffset(),
 			CompressedSize: t.TotalCompressedSize(), UncompressedSize: t.TotalUncompressedSize()}}
 	c.sink = nil
-	return enc, nil
+	return enc
 }
 
 func (c *chunkWriter) releaseDeferred() {
@@ -399,6 +434,7 @@ func (c *chunkWriter) releaseDeferred() {
 // resolved with err (files waiting for it encode their own).
 func (c *chunkWriter) release(err error) {
 	c.releaseDeferred()
+	c.releaseConstant()
 	c.konst.release()
 	c.dict.release()
 	if c.store != nil {
