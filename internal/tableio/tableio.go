@@ -4,7 +4,6 @@
 package tableio
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -157,7 +156,8 @@ func WriteRecords(ctx context.Context, path string, rdr array.RecordReader, opts
 	}()
 	// The Parquet writer closes a writer that is an io.Closer; the buffer
 	// keeps the file open until it is flushed and renamed here.
-	bw := bufio.NewWriterSize(tmp, 1<<20)
+	bw := newAsyncWriter(tmp)
+	defer bw.Flush() // (a no-op after the Flush below)
 	switch format {
 	case FormatParquet:
 		err = writeParquet(ctx, bw, rdr, opts)
