@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/featuredag/fdag/internal/tableio"
 )
 
 // Column chunks encoded once for every feature. Each feature's file of a
@@ -111,20 +113,9 @@ func (c *encodedChunk) place(w io.Writer, pos int64, b *metadata.ColumnChunkMeta
 	if err != nil {
 		return int64(n), err
 	}
-	cw := &countingWriter{w: w}
+	cw := &tableio.TellWriter{W: w}
 	_, err = b.WriteTo(cw)
-	return int64(n) + cw.n, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return int64(n) + cw.N, err
 }
 
 // sliceID identifies the values of an array slice: its buffers (and its

@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
-	icecat "github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -41,15 +40,7 @@ func TestOldFeaturesTableGetsWriteProperties(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	ctx := context.Background()
 	w := openTemp(t, mem)
-	def := KnownTables[FeaturesTable]
-	spec, err := def.spec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	handSet := iceberg.Properties{table.ParquetCompressionKey: "zstd"}
-	if _, err := w.cat.CreateTable(ctx, w.ident(FeaturesTable), def.Schema, icecat.WithPartitionSpec(&spec), icecat.WithProperties(handSet)); err != nil {
-		t.Fatal(err)
-	}
+	createOldFeaturesTable(t, w, FeatureSchema, iceberg.Properties{table.ParquetCompressionKey: "zstd"})
 	tbl, err := w.Table(ctx, FeaturesTable)
 	if err != nil {
 		t.Fatal(err)

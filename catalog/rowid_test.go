@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/featuredag/fdag/compute"
 	"github.com/featuredag/fdag/ir"
@@ -151,6 +152,22 @@ func TestNarrowRowIdentityOnTies(t *testing.T) {
 // legacyFeatureSchema is ft_features as created before seq and trade_id.
 var legacyFeatureSchema = iceberg.NewSchema(0, FeatureSchema.Fields()[:11]...)
 
+// createOldFeaturesTable creates ft_features as an older fdag did: with
+// schema, ft_features' partitioning and only the properties props.
+func createOldFeaturesTable(t *testing.T, w *Warehouse, schema *iceberg.Schema, props iceberg.Properties) *table.Table {
+	t.Helper()
+	spec, err := KnownTables[FeaturesTable].spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := w.cat.CreateTable(context.Background(), w.ident(FeaturesTable), schema,
+		icecat.WithPartitionSpec(&spec), icecat.WithProperties(props))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
 // A ft_features table created before seq and trade_id existed gains them on
 // the next write; its old rows read back with null seq and trade_id.
 func TestOldFeaturesTableEvolves(t *testing.T) {
@@ -158,15 +175,7 @@ func TestOldFeaturesTableEvolves(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	ctx := context.Background()
 	w := openTemp(t, mem)
-	def := KnownTables[FeaturesTable]
-	spec, err := def.spec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := w.cat.CreateTable(ctx, w.ident(FeaturesTable), legacyFeatureSchema, icecat.WithPartitionSpec(&spec))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := createOldFeaturesTable(t, w, legacyFeatureSchema, nil)
 	// one row written by the old writer
 	old := array.NewRecordBuilder(mem, mustArrowSchema(legacyFeatureSchema))
 	defer old.Release()

@@ -39,7 +39,7 @@ type columnWriter struct {
 	schema   *arrow.Schema
 	pqSchema *schema.Schema
 	props    *parquet.WriterProperties
-	sink     *tellWriter
+	sink     *TellWriter
 	meta     *metadata.FileMetaDataBuilder
 	rg       *metadata.RowGroupMetaDataBuilder // nil between row groups
 	rgCount  int16
@@ -58,19 +58,21 @@ type columnWriter struct {
 	defs  [][]int16
 }
 
-// tellWriter is the file as arrow-go's page writers take it.
-type tellWriter struct {
-	w io.Writer
-	n int64
+// TellWriter is a file as arrow-go's page writers take it: a writer that
+// says how many bytes went through it (N, Tell).
+type TellWriter struct {
+	W io.Writer
+	N int64
 }
 
-func (t *tellWriter) Write(p []byte) (int, error) {
-	n, err := t.w.Write(p)
-	t.n += int64(n)
+func (t *TellWriter) Write(p []byte) (int, error) {
+	n, err := t.W.Write(p)
+	t.N += int64(n)
 	return n, err
 }
 
-func (t *tellWriter) Tell() int64 { return t.n }
+// Tell is the bytes written so far.
+func (t *TellWriter) Tell() int64 { return t.N }
 
 var parquetMagic = []byte("PAR1")
 
@@ -104,7 +106,7 @@ func newColumnWriter(ctx context.Context, sc *arrow.Schema, w io.Writer, props *
 		workers = runtime.GOMAXPROCS(0)
 	}
 	n := sc.NumFields()
-	cw := &columnWriter{schema: sc, pqSchema: pqSchema, props: props, sink: &tellWriter{w: w},
+	cw := &columnWriter{schema: sc, pqSchema: pqSchema, props: props, sink: &TellWriter{W: w},
 		meta: metadata.NewFileMetadataBuilder(pqSchema, props, meta), maxRows: props.MaxRowGroupLength(), workers: workers,
 		nullable: make([]bool, n), dict: make([]bool, n), plain: make([]*plainChunk, n), few: make([]*stringDictionary, n), cols: make([]file.ColumnChunkWriter, n),
 		ctxs: make([]context.Context, n), defs: make([][]int16, n)}
