@@ -103,6 +103,8 @@ func (w *Warehouse) ReadTable(ctx context.Context, name string, q TableQuery) (a
 		rec.Retain()
 		held = append(held, rec)
 	}
+	all := array.NewTableFromRecords(schema, held)
+	defer all.Release()
 	cols := make([]arrow.Array, schema.NumFields())
 	defer func() {
 		for _, c := range cols {
@@ -112,24 +114,11 @@ func (w *Warehouse) ReadTable(ctx context.Context, name string, q TableQuery) (a
 		}
 	}()
 	for i := range cols {
-		chunks := make([]arrow.Array, len(held))
-		for j, r := range held {
-			chunks[j] = r.Column(i)
-		}
-		switch len(chunks) {
-		case 0:
-			cols[i] = array.MakeArrayOfNull(w.mem, schema.Field(i).Type, 0)
-			continue
-		case 1:
-			chunks[0].Retain()
-			cols[i] = chunks[0]
-			continue
-		}
-		if cols[i], err = array.Concatenate(chunks, w.mem); err != nil {
+		if cols[i], err = flatten(all.Column(i), w.mem); err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	rec := array.NewRecordBatch(schema, cols, -1)
+	rec := array.NewRecordBatch(schema, cols, all.NumRows())
 	defer rec.Release()
 	return array.NewTableFromRecords(schema, []arrow.RecordBatch{rec}), nil
 }
